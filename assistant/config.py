@@ -1,0 +1,65 @@
+"""Settings: where data lives and which models answer; defaults plus an optional TOML file."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+import platformdirs
+
+APP_NAME = "assistant"
+CONFIG_FILE = "config.toml"
+
+
+class ConfigError(ValueError):
+    """The config file cannot be used; the message names the file and the key."""
+
+
+@dataclass
+class Settings:
+    """What a run needs to know; every field can be set in `<home>/config.toml`."""
+
+    home: Path
+    cache_dir: Path
+    k: int = 6  # memories in a prompt: SmolLM2's context and speed favour few, good ones
+    search_k: int = 10
+    max_new_tokens: int = 48  # answers are meant to be short
+
+    @property
+    def log_path(self) -> Path:
+        return self.home / "assistant.log"
+
+
+def default_home() -> Path:
+    return Path(os.environ.get("ASSISTANT_HOME") or platformdirs.user_data_path(APP_NAME))
+
+
+def default_cache_dir() -> Path:
+    return Path(os.environ.get("ASSISTANT_CACHE") or platformdirs.user_cache_path(APP_NAME))
+
+
+def load_settings(home: Path | None = None) -> Settings:
+    """Settings for the data folder `home` (or the default one), with its config.toml applied."""
+    home = Path(home).expanduser() if home else default_home()
+    settings = Settings(home=home, cache_dir=default_cache_dir())
+    path = home / CONFIG_FILE
+    if not path.exists():
+        return settings
+    try:
+        values = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc}); fix or delete it.") from exc
+    known = {f.name: f for f in fields(Settings)} 
+    for key, value in values.items():
+        if key not in known or key == "home":
+            raise ConfigError(f"{path}: unknown setting {key!r}; known: "
+                              f"{', '.join(k for k in known if k != 'home')}.")
+        current = getattr(settings, key)
+        if isinstance(current, Path):
+            value = Path(value).expanduser()
+        elif not isinstance(value, type(current)):
+            raise ConfigError(f"{path}: {key} must be a {type(current).__name__}, got {value!r}.")
+        setattr(settings, key, value)
+    return settings

@@ -1,0 +1,389 @@
+"""MemoryStore: the one facade over SQLite (truth), FTS5 (lexical) and FAISS (dense)."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy import delete, func, select, text, update
+from sqlalchemy.orm import Session
+
+from memory_store import fulltext
+from memory_store.db import generation, make_engine, make_sessionmaker, migrate
+from memory_store.models import Conversation, Document, Memory, Message, Meta, ModelState, utcnow
+from memory_store.records import (
+    ConversationRecord,
+    DocumentRecord,
+    Hit,
+    MessageRecord,
+    NewConversation,
+    NewMemory,
+)
+from memory_store.vector_index import VectorIndex
+
+log = logging.getLogger(__name__)
+
+DB_FILE = "memory.sqlite3"
+INDEX_FILE = "memories.faiss"
+RRF_K = 60  # reciprocal-rank fusion constant from Cormack et al.; flattens rank differences
+_SQL_TIME = "%Y-%m-%d %H:%M:%S.%f"  # how SQLAlchemy stores DateTime in SQLite
+_SQL_IN_BATCH = 900  # below SQLite's default limit of bound parameters
+
+
+class EmbeddingMismatchError(RuntimeError):
+    """The store holds vectors of another embedding model or dimension."""
+
+
+class MemoryStore:
+    """Add, search, forget and count memories in one data folder."""
+
+    def __init__(self, home: Path, *, embedding_model: str, dim: int) -> None:
+        self.home = Path(home)
+        self.home.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.home, 0o700)  # memories are private: owner only
+        self.embedding_model = embedding_model
+        self.dim = dim
+        self.db_path = self.home / DB_FILE
+        self.index_path = self.home / INDEX_FILE
+        self._engine = make_engine(self.db_path)
+        migrate(self._engine)
+        self.db_path.chmod(0o600)
+        self.Session = make_sessionmaker(self._engine)
+        self._check_embedding_model()
+        self._index = VectorIndex(dim)
+        self._index_generation = -1
+        self._dirty = False
+        self._open_index()
+
+    # Lifecycle ---------------------------------------------------------------------------
+
+    def __enter__(self) -> MemoryStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.flush()
+        self._engine.dispose()
+
+    def flush(self) -> None:
+        """Write the FAISS cache if it changed since it was last saved."""
+        self._sync_index()
+        if self._dirty:
+            meta = {"model": self.embedding_model, "dim": self.dim,
+                    "generation": self._index_generation, "count": self._index.count}
+            self._index.save(self.index_path, meta)
+            self._dirty = False
+
+    def _check_embedding_model(self) -> None:
+        with self.Session.begin() as s:
+            rows = dict(s.execute(select(Meta.key, Meta.value)).all())
+            if "embedding_model" not in rows:
+                s.add_all([Meta(key="embedding_model", value=self.embedding_model),
+                           Meta(key="dim", value=str(self.dim))])
+            elif rows["embedding_model"] != self.embedding_model or int(rows["dim"]) != self.dim:
+                raise EmbeddingMismatchError(
+                    f"{self.db_path}: memories were embedded with {rows['embedding_model']} "
+                    f"({rows['dim']}-d), not {self.embedding_model} ({self.dim}-d); "
+                    "use the same encoder or a new data folder."
+                )
+
+    def _open_index(self) -> None:
+        loaded = VectorIndex.load(self.index_path, self.dim) if self.index_path.exists() else None
+        if loaded is not None:
+            index, meta = loaded
+            if meta.get("model") == self.embedding_model and meta.get("dim") == self.dim:
+                self._index = index
+        # Always reconcile ids at open: the file may be stale after a crash or another process.
+        self._sync_index(force=True)
+        self.flush()
+
+    def _sync_index(self, force: bool = False) -> None:
+        """Make FAISS hold exactly SQLite's memories; cheap when nothing changed."""
+        with self.Session() as s:
+            gen = generation(s)
+            if gen == self._index_generation and not force:
+                return
+            sql_ids = np.fromiter(s.scalars(select(Memory.id)), dtype=np.int64)
+            faiss_ids = self._index.ids()
+            extra = np.setdiff1d(faiss_ids, sql_ids, assume_unique=True)
+            missing = np.setdiff1d(sql_ids, faiss_ids, assume_unique=True)
+            if len(extra):
+                self._index.remove(extra)
+            for start in range(0, len(missing), _SQL_IN_BATCH):
+                batch = missing[start:start + _SQL_IN_BATCH].tolist()
+                rows = s.execute(select(Memory.id, Memory.embedding).where(Memory.id.in_(batch)))
+                ids, blobs = zip(*rows.all(), strict=True)
+                self._index.add(ids, np.frombuffer(b"".join(blobs), dtype=np.float32))
+        if len(extra) or len(missing):
+            log.info("vector index synced: +%d -%d", len(missing), len(extra))
+            self._dirty = True
+        if gen != self._index_generation:
+            self._dirty = True
+            self._index_generation = gen
+
+    # Writing -----------------------------------------------------------------------------
+
+    def _memory_row(self, m: NewMemory, **links: int | None) -> Memory:
+        vec = np.asarray(m.embedding, dtype=np.float32).reshape(-1)
+        assert vec.shape == (self.dim,), f"embedding of shape {vec.shape}, expected ({self.dim},)"
+        return Memory(kind=m.kind, text=m.text, source=m.source, created_at=m.created_at,
+                      embedding=vec.tobytes(), meta=m.meta, pinned=m.pinned, **links)
+
+    def _index_rows(self, rows: Sequence[Memory]) -> None:
+        """Mirror committed rows into FAISS (a crash before this is mended by _sync_index)."""
+        if rows:
+            self._index.add([r.id for r in rows],
+                            np.frombuffer(b"".join(r.embedding for r in rows), np.float32))
+            self._dirty = True
+
+    def add_memories(self, memories: Sequence[NewMemory]) -> list[int]:
+        """Store free-standing memories (facts, summaries, synthetic data) in one transaction."""
+        with self.Session.begin() as s:
+            rows = [self._memory_row(m) for m in memories]
+            s.add_all(rows)
+            s.flush()
+        self._sync_after_write(rows)
+        return [r.id for r in rows]
+
+    def _sync_after_write(self, added: Sequence[Memory]) -> None:
+        # Our own writes are mirrored directly; the generation check catches other processes.
+        before = self._index_generation
+        self._index_rows(added)
+        with self.Session() as s:
+            gen = generation(s)
+        if gen - before == len(added) and before >= 0:
+            self._index_generation = gen
+        else:
+            self._sync_index()
+
+    def replace_document(self, *, path: str, content_hash: str, kind: str, title: str,
+                         modified_at: datetime, chunks: Sequence[NewMemory],
+                         conversations: Sequence[NewConversation] = ()) -> int:
+        """Insert a document with its memories, replacing any earlier version of the same
+        path, in one transaction: a failure leaves the old version intact."""
+        with self.Session.begin() as s:
+            old = s.scalar(select(Document).where(Document.path == path))
+            if old is not None:
+                s.delete(old)
+                s.flush()
+            doc = Document(path=path, content_hash=content_hash, kind=kind, title=title,
+                           modified_at=modified_at)
+            s.add(doc)
+            s.flush()
+            rows = [self._memory_row(m, document_id=doc.id) for m in chunks]
+            s.add_all(rows)
+            for conv in conversations:
+                rows += self._add_conversation(s, conv, doc.id)
+            s.flush()
+            doc_id = doc.id
+        self._sync_index()
+        return doc_id
+
+    def _add_conversation(self, s: Session, conv: NewConversation, document_id: int | None
+                          ) -> list[Memory]:
+        c = Conversation(title=conv.title, origin="import", external_id=conv.external_id,
+                         document_id=document_id, created_at=conv.created_at,
+                         updated_at=conv.turns[-1].created_at if conv.turns else conv.created_at)
+        s.add(c)
+        s.flush()
+        rows = []
+        for turn_no, turn in enumerate(conv.turns, start=1):
+            msg = Message(conversation_id=c.id, turn=turn_no, role=turn.role, text=turn.text,
+                          created_at=turn.created_at)
+            s.add(msg)
+            if turn.memory is not None:
+                s.flush()
+                turn.memory.source = turn.memory.source or f"conversation:{c.id}#turn={turn_no}"
+                rows.append(self._memory_row(turn.memory, document_id=document_id,
+                                             conversation_id=c.id, message_id=msg.id))
+        s.add_all(rows)
+        return rows
+
+    def create_conversation(self, title: str = "", created_at: datetime | None = None,
+                            origin: str = "chat") -> int:
+        with self.Session.begin() as s:
+            when = created_at or utcnow()
+            c = Conversation(title=title, origin=origin, created_at=when, updated_at=when)
+            s.add(c)
+            s.flush()
+            return c.id
+
+    def add_message(self, conversation_id: int, role: str, text: str,
+                    created_at: datetime | None = None, memory: NewMemory | None = None
+                    ) -> tuple[int, int | None]:
+        """Append a turn (and what to remember of it) in one transaction: (message id, memory id)."""
+        when = created_at or utcnow()
+        with self.Session.begin() as s:
+            turn = (s.scalar(select(func.max(Message.turn))
+                             .where(Message.conversation_id == conversation_id)) or 0) + 1
+            msg = Message(conversation_id=conversation_id, turn=turn, role=role, text=text,
+                          created_at=when)
+            s.add(msg)
+            s.execute(update(Conversation).where(Conversation.id == conversation_id)
+                      .values(updated_at=when))
+            s.flush()
+            row = None
+            if memory is not None:
+                memory.source = memory.source or f"conversation:{conversation_id}#turn={turn}"
+                row = self._memory_row(memory, conversation_id=conversation_id, message_id=msg.id)
+                s.add(row)
+                s.flush()
+            ids = (msg.id, row.id if row else None)
+        self._sync_after_write([row] if row else [])
+        return ids
+
+    def forget(self, memory_id: int) -> bool:
+        """Delete a memory from SQLite, FTS and FAISS together; False if it did not exist."""
+        with self.Session.begin() as s:
+            deleted = s.execute(delete(Memory).where(Memory.id == memory_id)).rowcount
+        if deleted:
+            self._index.remove([memory_id])
+            self._dirty = True
+            self._sync_index()
+            self.flush()
+        return bool(deleted)
+
+    def put_state(self, conversation_id: int, name: str, state: bytes) -> None:
+        with self.Session.begin() as s:
+            s.merge(ModelState(conversation_id=conversation_id, name=name, state=state,
+                               updated_at=utcnow()))
+
+    def get_state(self, conversation_id: int, name: str) -> bytes | None:
+        with self.Session() as s:
+            row = s.get(ModelState, (conversation_id, name))
+            return row.state if row else None
+
+    # Reading -----------------------------------------------------------------------------
+
+    def search(self, vector: np.ndarray | None, query: str = "", k: int = 10, *,
+               kinds: Sequence[str] | None = None, since: datetime | None = None,
+               until: datetime | None = None, depth: int | None = None) -> list[Hit]:
+        """Hybrid search: dense (FAISS) and lexical (BM25) ranks fused by RRF.
+
+        Filters run inside both searches, never after top-k, so when a vector is given
+        the result has exactly k hits whenever k memories pass the filters.
+        """
+        self._sync_index()
+        depth = max(depth or 0, 2 * k, 50)
+        where, params = _filters(kinds, since, until)
+        with self.Session() as s:
+            allowed = None
+            if where:
+                allowed = np.fromiter(
+                    s.scalars(select(Memory.id).where(_text_clause(where, params))), np.int64)
+            dense: dict[int, float] = {}
+            if vector is not None and (allowed is None or len(allowed)):
+                scores, ids = self._index.search(vector, depth, allowed)
+                dense = dict(zip(ids.tolist(), scores.tolist(), strict=True))
+            lexical = dict(fulltext.search(s, query, depth, where, params)) if query else {}
+            fused: dict[int, float] = {}
+            for ranking in (dense, lexical):
+                for rank, mid in enumerate(ranking):
+                    fused[mid] = fused.get(mid, 0.0) + 1.0 / (RRF_K + rank + 1)
+            top = sorted(fused, key=lambda i: (-fused[i], i))[:k]
+            hits = self._fetch(s, top)
+        for h in hits:
+            h.score, h.dense_score, h.lexical_score = fused[h.id], dense.get(h.id), lexical.get(h.id)
+        return hits
+
+    def _fetch(self, s: Session, ids: Sequence[int]) -> list[Hit]:
+        rows = {m.id: m for m in s.scalars(select(Memory).where(Memory.id.in_(list(ids))))}
+        return [_hit(rows[i]) for i in ids if i in rows]
+
+    def get(self, memory_id: int) -> Hit | None:
+        with self.Session() as s:
+            row = s.get(Memory, memory_id)
+            return _hit(row) if row else None
+
+    def embeddings(self, ids: Sequence[int]) -> np.ndarray:
+        """Stored vectors of `ids`, in that order, as (n, dim) float32."""
+        with self.Session() as s:
+            rows = dict(s.execute(select(Memory.id, Memory.embedding)
+                                  .where(Memory.id.in_(list(ids)))).all())
+        return np.stack([np.frombuffer(rows[i], np.float32) for i in ids]) if ids else \
+            np.empty((0, self.dim), np.float32)
+
+    def list_memories(self, kind: str | None = None, limit: int = 50, offset: int = 0
+                      ) -> list[Hit]:
+        with self.Session() as s:
+            stmt = select(Memory).order_by(Memory.created_at.desc(), Memory.id.desc())
+            if kind:
+                stmt = stmt.where(Memory.kind == kind)
+            return [_hit(m) for m in s.scalars(stmt.limit(limit).offset(offset))]
+
+    def document_by_path(self, path: str) -> DocumentRecord | None:
+        return self._document(Document.path == path)
+
+    def document_by_hash(self, content_hash: str) -> DocumentRecord | None:
+        return self._document(Document.content_hash == content_hash)
+
+    def _document(self, condition) -> DocumentRecord | None:
+        with self.Session() as s:
+            d = s.scalars(select(Document).where(condition).limit(1)).first()
+            if d is None:
+                return None
+            n = s.scalar(select(func.count()).where(Memory.document_id == d.id))
+            return DocumentRecord(d.id, d.path, d.content_hash, d.kind, d.title, n or 0)
+
+    def conversations(self) -> list[ConversationRecord]:
+        with self.Session() as s:
+            counts = (select(Message.conversation_id, func.count().label("n"))
+                      .group_by(Message.conversation_id).subquery())
+            rows = s.execute(select(Conversation, counts.c.n)
+                             .outerjoin(counts, counts.c.conversation_id == Conversation.id)
+                             .order_by(Conversation.updated_at.desc())).all()
+            return [ConversationRecord(c.id, c.title, c.origin, c.created_at, c.updated_at, n or 0)
+                    for c, n in rows]
+
+    def messages(self, conversation_id: int) -> list[MessageRecord]:
+        with self.Session() as s:
+            rows = s.scalars(select(Message).where(Message.conversation_id == conversation_id)
+                             .order_by(Message.turn))
+            return [MessageRecord(m.id, m.conversation_id, m.turn, m.role, m.text, m.created_at)
+                    for m in rows]
+
+    def stats(self) -> dict:
+        with self.Session() as s:
+            by_kind = dict(s.execute(select(Memory.kind, func.count()).group_by(Memory.kind)).all())
+            return {
+                "memories": sum(by_kind.values()),
+                "by_kind": by_kind,
+                "documents": s.scalar(select(func.count()).select_from(Document)),
+                "conversations": s.scalar(select(func.count()).select_from(Conversation)),
+                "messages": s.scalar(select(func.count()).select_from(Message)),
+                "vector_index": self._index.count,
+                "embedding_model": self.embedding_model,
+                "home": str(self.home),
+            }
+
+
+def _hit(m: Memory) -> Hit:
+    return Hit(id=m.id, kind=m.kind, text=m.text, source=m.source, created_at=m.created_at,
+               pinned=m.pinned, superseded_by=m.superseded_by, meta=m.meta,
+               conversation_id=m.conversation_id)
+
+
+def _filters(kinds, since, until) -> tuple[str, dict]:
+    parts, params = [], {}
+    if kinds:
+        names = [f":kind{i}" for i in range(len(kinds))]
+        parts.append(f"m.kind IN ({', '.join(names)})")
+        params.update({n[1:]: k for n, k in zip(names, kinds, strict=True)})
+    if since is not None:
+        parts.append("m.created_at >= :since")
+        params["since"] = since.strftime(_SQL_TIME)
+    if until is not None:
+        parts.append("m.created_at < :until")
+        params["until"] = until.strftime(_SQL_TIME)
+    return " AND ".join(parts), params
+
+
+def _text_clause(where: str, params: dict):
+    # The filter text refers to `m`; alias the table so both searches share one clause.
+    return text(f"memories.id IN (SELECT m.id FROM memories m WHERE {where})").bindparams(**params)
