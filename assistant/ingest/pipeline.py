@@ -1,0 +1,142 @@
+"""Import files into the memory store: read, chunk, embed, store; one transaction per file."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from tqdm import tqdm
+
+from assistant.encoder import Encoder
+from assistant.ingest.chunking import chunk_sections
+from assistant.ingest.readers import read_document
+from assistant.ingest.types import Chunk, ReadDocument, ReadError, is_supported
+from memory_store.records import NewConversation, NewMemory, NewTurn
+from memory_store.store import MemoryStore
+
+log = logging.getLogger(__name__)
+
+# ~180 words is ~240 MiniLM tokens: a whole chunk fits the encoder's 256-token window.
+CHUNK_WORDS = 180
+CHUNK_OVERLAP = 25
+
+
+@dataclass
+class ImportReport:
+    """What an import did, file by file."""
+
+    imported: list[tuple[Path, int]] = field(default_factory=list)  # (file, memories)
+    skipped: list[tuple[Path, str]] = field(default_factory=list)  # (file, why)
+    failed: list[ReadError] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+
+def collect_files(paths: Iterable[Path]) -> tuple[list[Path], list[ReadError]]:
+    """Files named directly, plus supported files found recursively in folders."""
+    files, errors = [], []
+    for p in map(Path, paths):
+        if p.is_dir():
+            files += sorted(f for f in p.rglob("*") if f.is_file() and is_supported(f)
+                            and not any(part.startswith(".") for part in f.relative_to(p).parts))
+        elif p.is_file():
+            files.append(p)
+        else:
+            errors.append(ReadError(p, "no such file or folder"))
+    return files, errors
+
+
+def import_paths(store: MemoryStore, encoder: Encoder, paths: Iterable[Path],
+                 progress: bool | None = None) -> ImportReport:
+    """Import every file under `paths`; a bad file is reported and the others go on."""
+    files, errors = collect_files(paths)
+    report = ImportReport(failed=errors)
+    # disable=None: a bar on an interactive stderr only, never in logs or pipes.
+    bar = tqdm(files, unit="file", disable=None if progress is None else not progress,
+               desc="importing")
+    for path in bar:
+        bar.set_postfix_str(path.name[:40])
+        try:
+            result = import_file(store, encoder, path)
+        except ReadError as exc:
+            report.failed.append(exc)
+            continue
+        except Exception as exc:  # a reader bug must not cost the other files
+            log.exception("import of %s failed", path)
+            report.failed.append(ReadError(path, f"unexpected error: {exc}"))
+            continue
+        if isinstance(result, str):
+            report.skipped.append((path, result))
+        else:
+            report.imported.append((path, result))
+    store.flush()
+    return report
+
+
+def import_file(store: MemoryStore, encoder: Encoder, path: Path) -> int | str:
+    """Import one file: the number of memories stored, or why it was skipped."""
+    path = path.resolve()
+    content_hash = hashlib.sha256(path.read_bytes()).hexdigest()
+    same_path = store.document_by_path(str(path))
+    if same_path is not None and same_path.content_hash == content_hash:
+        return "unchanged since the last import"
+    same_content = store.document_by_hash(content_hash)
+    if same_content is not None and same_content.path != str(path):
+        return f"same content as {same_content.path}, already imported"
+    doc = read_document(path)
+    modified = datetime.fromtimestamp(path.stat().st_mtime, UTC).replace(tzinfo=None)
+    chunks = _chunk_memories(doc, encoder, modified)
+    conversations = _conversations(doc, encoder)
+    store.replace_document(path=str(path), content_hash=doc.content_hash, kind=doc.kind,
+                           title=doc.title, modified_at=modified, chunks=chunks,
+                           conversations=conversations)
+    return len(chunks) + sum(1 for c in conversations for t in c.turns if t.memory)
+
+
+def _chunk_memories(doc: ReadDocument, encoder: Encoder, when: datetime) -> list[NewMemory]:
+    chunks = chunk_sections(doc.sections, max_words=CHUNK_WORDS, overlap_words=CHUNK_OVERLAP)
+    # The heading path is embedded with the text: a chunk under "Zorblat fermentation"
+    # is about zorblat fermentation even if its sentences never say so.
+    vectors = encoder.encode([_embedding_text(c) for c in chunks])
+    page_of = {s.locator: s.page for s in doc.sections}
+    return [
+        NewMemory(
+            kind="chunk", text=c.text, embedding=v, created_at=when,
+            source=f"{doc.path.name}#{c.locator}" if c.locator else doc.path.name,
+            meta={"path": str(doc.path), "title": doc.title, "locator": c.locator,
+                  "page": page_of.get(c.locator), "ordinal": c.ordinal},
+        )
+        for c, v in zip(chunks, vectors, strict=True)
+    ]
+
+
+def _embedding_text(chunk: Chunk) -> str:
+    is_heading = chunk.locator and not chunk.locator.startswith("page=")
+    return f"{chunk.locator}\n{chunk.text}" if is_heading else chunk.text
+
+
+def _conversations(doc: ReadDocument, encoder: Encoder) -> list[NewConversation]:
+    if not doc.conversations:
+        return []
+    turns = [t for c in doc.conversations for t in c.turns]
+    # Both sides are kept: in an export the assistant's replies are what the user read.
+    texts = [f"{'User' if t.role == 'user' else 'Assistant'}: {t.text}" for t in turns]
+    vectors = iter(encoder.encode(texts))
+    text_of = iter(texts)
+    out = []
+    for conv in doc.conversations:
+        new_turns = []
+        for t in conv.turns:
+            memory = NewMemory(kind="turn", text=next(text_of), embedding=next(vectors),
+                               created_at=t.created_at,
+                               meta={"title": conv.title, "role": t.role, "origin": "chatgpt"})
+            new_turns.append(NewTurn(role=t.role, text=t.text, created_at=t.created_at,
+                                     memory=memory))
+        out.append(NewConversation(conv.title, conv.created_at, conv.external_id, new_turns))
+    return out

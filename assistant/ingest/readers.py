@@ -1,0 +1,75 @@
+"""read_document: one entry point that picks the reader for a file and checks the result."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from pathlib import Path
+
+from assistant.ingest.chatgpt_reader import read_chatgpt
+from assistant.ingest.docx_reader import read_docx
+from assistant.ingest.html_reader import read_html
+from assistant.ingest.markdown_reader import read_markdown
+from assistant.ingest.pdf_reader import read_pdf
+from assistant.ingest.text_reader import read_text
+from assistant.ingest.types import (
+    CHATGPT_EXPORT_NAME,
+    SUPPORTED_SUFFIXES,
+    ReadDocument,
+    ReadError,
+    Section,
+)
+
+_READERS: dict[str, tuple[str, Callable[[Path, bytes], tuple[str, list[Section]]]]] = {
+    ".txt": ("text", read_text),
+    ".md": ("markdown", read_markdown),
+    ".markdown": ("markdown", read_markdown),
+    ".html": ("html", read_html),
+    ".htm": ("html", read_html),
+    ".pdf": ("pdf", read_pdf),
+    ".docx": ("docx", read_docx),
+}
+assert set(_READERS) == SUPPORTED_SUFFIXES, "every supported suffix needs a reader"
+
+# Reading a whole file into memory is fine for documents and chat exports, not for
+# a disk image picked by mistake.
+MAX_FILE_BYTES = 1024 * 1024 * 1024
+
+
+def read_document(path: Path) -> ReadDocument:
+    """Read one file into sections (or conversations); raise ReadError if it cannot be."""
+    path = Path(path)
+    is_export = path.name.lower() == CHATGPT_EXPORT_NAME
+    suffix = path.suffix.lower()
+    if not is_export and suffix not in _READERS:
+        supported = ", ".join(sorted(SUPPORTED_SUFFIXES))
+        kind = f"'{suffix}'" if suffix else "(no suffix)"
+        raise ReadError(
+            path,
+            f"unsupported file type {kind}; supported: {supported} and {CHATGPT_EXPORT_NAME}",
+        )
+    raw = _read_bytes(path)
+    if not raw.strip():
+        raise ReadError(path, "empty: no text to import")
+    content_hash = hashlib.sha256(raw).hexdigest()
+    try:
+        if is_export:
+            title, conversations = read_chatgpt(path, raw)
+            return ReadDocument(path, "chatgpt", title, content_hash, [], conversations)
+        kind, reader = _READERS[suffix]
+        title, sections = reader(path, raw)
+    except RecursionError as exc:  # hostile nesting that slipped past a parser
+        raise ReadError(path, "too deeply nested to read; is the file damaged?") from exc
+    if not sections:
+        raise ReadError(path, "empty: no text to import")
+    return ReadDocument(path, kind, title, content_hash, sections, [])
+
+
+def _read_bytes(path: Path) -> bytes:
+    """The file's bytes, with OS errors turned into ReadError."""
+    try:
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise ReadError(path, "too large to import (over 1 GB); split it into parts")
+        return path.read_bytes()
+    except OSError as exc:
+        raise ReadError(path, f"cannot read the file ({exc.strerror or exc})") from exc
