@@ -25,6 +25,7 @@ run: setup
 	$(BIN)/assistant chat
 
 test: setup
+	$(BIN)/ruff check assistant memory_store tests
 	$(BIN)/python -m pytest -q
 
 lint: setup

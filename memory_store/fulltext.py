@@ -45,6 +45,7 @@ def search(session: Session, query: str, limit: int, where_sql: str = "", params
         )
     else:
         # Without a join FTS5 can sort by rank itself, which is much faster on large stores.
-        sql = "SELECT rowid, rank FROM memories_fts WHERE memories_fts MATCH :q ORDER BY rank LIMIT :n"
+        sql = ("SELECT rowid, rank FROM memories_fts WHERE memories_fts MATCH :q "
+               "ORDER BY rank LIMIT :n")
     rows = session.execute(text(sql), {"q": expr, "n": limit, **(params or {})}).all()
     return [(int(i), -float(s)) for i, s in rows]

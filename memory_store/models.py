@@ -98,7 +98,7 @@ class Memory(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(16))  # chunk | turn | fact | summary
     text: Mapped[str] = mapped_column(Text)
-    source: Mapped[str] = mapped_column(Text)  # readable locator: file#page=2, conversation:3#turn=4
+    source: Mapped[str] = mapped_column(Text)  # file#page=2, conversation:3#turn=4
     created_at: Mapped[datetime] = mapped_column(DateTime)  # when the remembered thing happened
     ingested_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     embedding: Mapped[bytes] = mapped_column(LargeBinary)  # float32, L2-normalised

@@ -217,7 +217,7 @@ class MemoryStore:
     def add_message(self, conversation_id: int, role: str, text: str,
                     created_at: datetime | None = None, memory: NewMemory | None = None
                     ) -> tuple[int, int | None]:
-        """Append a turn (and what to remember of it) in one transaction: (message id, memory id)."""
+        """Append a turn and what to remember of it, in one transaction: (message, memory) ids."""
         when = created_at or utcnow()
         with self.Session.begin() as s:
             turn = (s.scalar(select(func.max(Message.turn))
@@ -289,7 +289,8 @@ class MemoryStore:
             top = sorted(fused, key=lambda i: (-fused[i], i))[:k]
             hits = self._fetch(s, top)
         for h in hits:
-            h.score, h.dense_score, h.lexical_score = fused[h.id], dense.get(h.id), lexical.get(h.id)
+            h.score, h.dense_score = fused[h.id], dense.get(h.id)
+            h.lexical_score = lexical.get(h.id)
         return hits
 
     def _fetch(self, s: Session, ids: Sequence[int]) -> list[Hit]:

@@ -1,0 +1,133 @@
+"""Benchmarks that print figures: store search and ingest speed against their raw baselines."""
+
+from __future__ import annotations
+
+import logging
+import random
+import tempfile
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+
+from memory_store.records import NewMemory
+from memory_store.store import MemoryStore
+
+log = logging.getLogger(__name__)
+
+_SYLLABLES = "ka lo mi ra ten su vo pel dan ri shu gar mon tes bi lu nor fa zen qui".split()
+
+
+def _vocabulary(rng: random.Random, n: int = 4000) -> list[str]:
+    return ["".join(rng.choices(_SYLLABLES, k=rng.randint(2, 4))) for _ in range(n)]
+
+
+def _sentence(rng: random.Random, words: list[str]) -> str:
+    # Zipf-like choice so some words are common and some rare, as in real text.
+    picks = [words[min(int(rng.paretovariate(1.1)) - 1, len(words) - 1)] for _ in range(12)]
+    return f"The {picks[0]} {picks[1]} met {picks[2]} near {picks[3]} " \
+           f"while {' '.join(picks[4:12])}."
+
+
+def _percentiles(samples_s: list[float]) -> tuple[float, float]:
+    ms = np.asarray(samples_s) * 1000
+    return float(np.percentile(ms, 50)), float(np.percentile(ms, 95))
+
+
+def scale(memories: int = 100_000, queries: int = 200, k: int = 10, seed: int = 0,
+          ingest_files: int = 30) -> dict:
+    """Fill a temporary store with `memories` synthetic memories; time searches and ingest."""
+    import faiss
+
+    from assistant.encoder import DIM, Encoder
+
+    rng = random.Random(seed)
+    nprng = np.random.default_rng(seed)
+    words = _vocabulary(rng)
+    vectors = nprng.standard_normal((memories, DIM), dtype=np.float32)
+    faiss.normalize_L2(vectors)
+    start_day = datetime(2020, 1, 1)
+    encoder = Encoder()
+    with tempfile.TemporaryDirectory(prefix="assistant-bench-") as tmp:
+        store = MemoryStore(Path(tmp) / "scale", embedding_model=encoder.name, dim=DIM)
+        t0 = time.perf_counter()
+        for lo in range(0, memories, 5000):
+            store.add_memories([
+                NewMemory(kind="chunk", text=_sentence(rng, words), embedding=vectors[i],
+                          created_at=start_day + timedelta(minutes=i), source=f"bench#{i}")
+                for i in range(lo, min(lo + 5000, memories))
+            ])
+        store.flush()
+        fill_s = time.perf_counter() - t0
+
+        flat = faiss.IndexFlatIP(DIM)
+        flat.add(vectors)
+        picks = nprng.integers(0, memories, queries)
+        qvecs = vectors[picks] + 0.05 * nprng.standard_normal((queries, DIM), dtype=np.float32)
+        faiss.normalize_L2(qvecs)
+        qtexts = [" ".join(rng.sample(words[:500], 3)) for _ in range(queries)]
+        store.search(qvecs[0], qtexts[0], k)  # warm caches before timing either side
+        flat.search(qvecs[:1], k)
+        store_times, faiss_times = [], []
+        for q, text in zip(qvecs, qtexts, strict=True):
+            # Interleaved so machine noise hits both measurements alike.
+            t = time.perf_counter()
+            store.search(q, text, k)
+            store_times.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            flat.search(q.reshape(1, -1), k)
+            faiss_times.append(time.perf_counter() - t)
+        store.close()
+        ingest = _ingest_rate(Path(tmp), encoder, rng, words, ingest_files)
+
+    s50, s95 = _percentiles(store_times)
+    f50, f95 = _percentiles(faiss_times)
+    return {
+        "memories": memories,
+        "queries": queries,
+        "k": k,
+        "fill_s": round(fill_s, 2),
+        "search_p50_ms": round(s50, 3),
+        "search_p95_ms": round(s95, 3),
+        "faiss_p50_ms": round(f50, 3),
+        "faiss_p95_ms": round(f95, 3),
+        "search_p95_vs_faiss": round(s95 / f95, 2),
+        **ingest,
+    }
+
+
+def _ingest_rate(tmp: Path, encoder, rng: random.Random, words: list[str], n_files: int) -> dict:
+    """Chunks/s through the whole import path versus the raw encoder on the same chunks."""
+    from assistant.ingest.chunking import chunk_sections
+    from assistant.ingest.pipeline import CHUNK_OVERLAP, CHUNK_WORDS, _embedding_text, import_paths
+    from assistant.ingest.readers import read_document
+
+    docs = tmp / "docs"
+    docs.mkdir()
+    for f in range(n_files):
+        sections = []
+        for h in range(6):
+            paras = ["\n".join(_sentence(rng, words) for _ in range(rng.randint(3, 8)))
+                     for _ in range(rng.randint(1, 3))]
+            sections.append(f"## {' '.join(rng.sample(words, 2))} {h}\n\n" + "\n\n".join(paras))
+        (docs / f"doc{f:03d}.md").write_text(f"# Document {f}\n\n" + "\n\n".join(sections))
+    texts = [_embedding_text(c) for p in sorted(docs.iterdir()) for c in
+             chunk_sections(read_document(p).sections, CHUNK_WORDS, CHUNK_OVERLAP)]
+    encoder.encode(texts[:16])  # load and warm up
+    t = time.perf_counter()
+    encoder.encode(texts)
+    encode_s = time.perf_counter() - t
+    store = MemoryStore(tmp / "ingest", embedding_model=encoder.name, dim=encoder.dim)
+    t = time.perf_counter()
+    report = import_paths(store, encoder, [docs], progress=False)
+    ingest_s = time.perf_counter() - t
+    store.close()
+    chunks = sum(n for _, n in report.imported)
+    assert chunks == len(texts), f"imported {chunks} chunks, expected {len(texts)}"
+    return {
+        "ingest_chunks": chunks,
+        "ingest_chunks_per_s": round(chunks / ingest_s, 1),
+        "encoder_texts_per_s": round(len(texts) / encode_s, 1),
+        "ingest_vs_encoder": round((chunks / ingest_s) / (len(texts) / encode_s), 2),
+    }

@@ -1,0 +1,217 @@
+"""The `assistant` console script: chat, ask, import, search, memories, bench, doctor."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+from assistant.config import ConfigError, Settings, load_settings
+from memory_store.records import Hit, iso
+
+log = logging.getLogger("assistant")
+
+
+def _setup_logging(settings: Settings, verbose: bool) -> None:
+    settings.home.mkdir(parents=True, exist_ok=True)
+    os.chmod(settings.home, 0o700)
+    handler = logging.FileHandler(settings.log_path, encoding="utf-8")
+    settings.log_path.chmod(0o600)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    if verbose:
+        root.addHandler(logging.StreamHandler(sys.stderr))
+    # Libraries' own progress bars and warnings are noise on a user's terminal.
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+
+
+def _print_hits(hits: list[Hit], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps([h.to_json() for h in hits], ensure_ascii=False, indent=2))
+        return
+    if not hits:
+        print("No memories match.")
+    for n, h in enumerate(hits, start=1):
+        text = " ".join(h.text.split())
+        print(f"{n:>2}. #{h.id} {h.source}  ({iso(h.created_at)[:10]}, {h.kind}, "
+              f"score {h.score:.4f})\n    {text[:200]}{'…' if len(text) > 200 else ''}")
+
+
+def cmd_import(agent, args) -> int:
+    from assistant.ingest.pipeline import import_paths
+
+    report = import_paths(agent.store, agent.encoder, [Path(p) for p in args.paths],
+                          progress=False if args.no_progress else None)
+    for path, n in report.imported:
+        print(f"imported {path}: {n} memories")
+    for path, why in report.skipped:
+        print(f"skipped {path}: {why}")
+    for err in report.failed:
+        print(f"error: {err.path}: {err.reason}", file=sys.stderr)
+    return 0 if report.ok else 1
+
+
+def cmd_search(agent, args) -> int:
+    vector = agent.encoder.encode_one(args.query)
+    _print_hits(agent.store.search(vector, args.query, args.k), args.json)
+    return 0
+
+
+def cmd_ask(agent, args) -> int:
+    answer = agent.ask(args.question, args.k)
+    for piece in answer:
+        if not args.json:
+            print(piece, end="", flush=True)
+    if args.json:
+        print(json.dumps({"answer": answer.text, "sources": [h.to_json() for h in answer.sources]},
+                         ensure_ascii=False, indent=2))
+        return 0
+    print("\n\nSources:")
+    for n, h in enumerate(answer.sources, start=1):
+        print(f" [{n}] {h.source} ({iso(h.created_at)[:10]})")
+    return 0
+
+
+def cmd_memories(agent, args) -> int:
+    store = agent.store
+    if args.action == "stats":
+        stats = store.stats()
+        print(json.dumps(stats, indent=2) if args.json else
+              "\n".join(f"{k}: {v}" for k, v in stats.items()))
+        return 0
+    if args.action == "list":
+        _print_hits(store.list_memories(args.kind, args.limit), args.json)
+        return 0
+    if args.id is None:
+        print(f"error: `memories {args.action}` needs a memory ID", file=sys.stderr)
+        return 2
+    if args.action == "show":
+        hit = store.get(args.id)
+        if hit is None:
+            print(f"error: no memory #{args.id}", file=sys.stderr)
+            return 1
+        print(json.dumps(hit.to_json(), ensure_ascii=False, indent=2) if args.json else
+              f"#{hit.id} {hit.kind} {hit.source} {iso(hit.created_at)}\n\n{hit.text}")
+        return 0
+    if not store.forget(args.id):
+        print(f"error: no memory #{args.id}", file=sys.stderr)
+        return 1
+    print(f"forgot memory #{args.id}")
+    return 0
+
+
+def cmd_chat(agent, args) -> int:
+    conversation = agent.store.create_conversation(title="terminal chat")
+    print("Chat with your memory. Each line is answered from memory and remembered. "
+          "Ctrl+D or /quit to leave.")
+    while True:
+        try:
+            line = input("you> ").strip()
+        except (EOFError, KeyboardInterrupt):
+            print()
+            return 0
+        if line in {"/quit", "/exit"}:
+            return 0
+        if not line:
+            continue
+        answer = agent.chat_turn(conversation, line)
+        print("assistant> ", end="", flush=True)
+        for piece in answer:
+            print(piece, end="", flush=True)
+        print()
+        for n, h in enumerate(answer.sources[:3], start=1):
+            snippet = " ".join(h.text.split())[:80]
+            print(f"   [{n}] {h.source} ({iso(h.created_at)[:10]}): {snippet}")
+
+
+def cmd_bench(agent, args) -> int:
+    from assistant import bench
+
+    result = bench.scale(memories=args.memories, queries=args.queries)
+    print(json.dumps(result, indent=None if args.json else 2))
+    return 0
+
+
+def cmd_doctor(agent, args) -> int:
+    from assistant.encoder import model_dir
+
+    print(f"data folder: {agent.settings.home}")
+    print(f"encoder: {agent.encoder.name} at {model_dir()}")
+    print(f"cache: {agent.settings.cache_dir}")
+    print(json.dumps(agent.store.stats(), indent=2))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="assistant", description=__doc__)
+    p.add_argument("--home", type=Path, help="data folder (default: $ASSISTANT_HOME or the "
+                   "platform's user data folder)")
+    p.add_argument("-v", "--verbose", action="store_true", help="log to stderr too")
+    sub = p.add_subparsers(dest="command", required=True)
+    sub.add_parser("chat", help="chat in the terminal").set_defaults(fn=cmd_chat)
+    a = sub.add_parser("ask", help="answer one question from memory")
+    a.add_argument("question")
+    a.add_argument("-k", type=int, default=None, help="memories in the prompt")
+    a.add_argument("--json", action="store_true")
+    a.set_defaults(fn=cmd_ask)
+    i = sub.add_parser("import", help="import files or folders as knowledge")
+    i.add_argument("paths", nargs="+")
+    i.add_argument("--no-progress", action="store_true")
+    i.set_defaults(fn=cmd_import)
+    s = sub.add_parser("search", help="search memories")
+    s.add_argument("query")
+    s.add_argument("-k", type=int, default=10)
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(fn=cmd_search)
+    m = sub.add_parser("memories", help="list, show, forget, count memories")
+    m.add_argument("action", choices=["list", "show", "forget", "stats"])
+    m.add_argument("id", type=int, nargs="?")
+    m.add_argument("--kind")
+    m.add_argument("--limit", type=int, default=20)
+    m.add_argument("--json", action="store_true")
+    m.set_defaults(fn=cmd_memories)
+    b = sub.add_parser("bench", help="benchmarks that print figures")
+    bsub = b.add_subparsers(dest="bench", required=True)
+    sc = bsub.add_parser("scale", help="search and ingest speed at N memories")
+    sc.add_argument("--memories", type=int, default=100_000)
+    sc.add_argument("--queries", type=int, default=200)
+    sc.add_argument("--json", action="store_true")
+    sc.set_defaults(fn=cmd_bench)
+    sub.add_parser("doctor", help="show where data and models are").set_defaults(fn=cmd_doctor)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings(args.home)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    _setup_logging(settings, args.verbose)
+    from assistant.agent import Agent
+
+    try:
+        with Agent(settings) as agent:
+            return args.fn(agent, args)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        log.exception("command failed")
+        print(f"error: {exc} (details in {settings.log_path})", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

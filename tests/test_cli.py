@@ -1,0 +1,134 @@
+"""The `assistant` command as a user runs it: real files, separate processes, real models."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+def run(home: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "ASSISTANT_CACHE": str(home.parent / "cache")}
+    proc = subprocess.run([sys.executable, "-m", "assistant.cli", "--home", str(home), *args],
+                          capture_output=True, text=True, env=env, timeout=300)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+def make_documents(folder: Path) -> None:
+    from docx import Document
+    from fpdf import FPDF
+
+    folder.mkdir()
+    pdf = FPDF()
+    pdf.set_font("Helvetica", size=12)
+    pdf.add_page()
+    pdf.multi_cell(0, 8, "Annual report. Page one talks about general matters and weather.")
+    pdf.add_page()
+    pdf.multi_cell(0, 8, "The quokka census counted 4172 quokkas on Rottnest Island.")
+    pdf.output(str(folder / "report.pdf"))
+
+    doc = Document()
+    doc.add_heading("Kitchen manual", level=1)
+    doc.add_paragraph("The induction hob needs pans with a magnetic base.")
+    doc.add_heading("Dishwasher", level=2)
+    doc.add_paragraph("The dishwasher filter must be rinsed every Sunday evening.")
+    doc.save(str(folder / "manual.docx"))
+
+    (folder / "page.html").write_text(
+        "<html><head><title>Garden</title><script>var tracking='xylophone';</script>"
+        "<style>body{color:red}</style></head><body><h1>Garden</h1>"
+        "<p>The persimmon tree was planted by grandfather Vasco.</p></body></html>")
+    (folder / "notes.md").write_text(
+        "# Brewing notes\n\nGeneral notes about the brewery.\n\n"
+        "## Zorblat fermentation\n\nZorblat must ferment for nineteen days at 14 degrees.\n\n"
+        "## Bottling\n\nBottles are sterilised with steam.\n")
+    (folder / "latin1.txt").write_bytes(
+        "Le café crème de Zoé coûte trois euros à Besançon.".encode("latin-1"))
+    (folder / "random.pdf").write_bytes(os.urandom(4096))
+
+
+@pytest.fixture(scope="module")
+def imported(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cli")
+    home = root / "home"
+    make_documents(root / "docs")
+    proc = run(home, "import", str(root / "docs"), check=False)
+    return home, root / "docs", proc
+
+
+def search(home: Path, query: str, k: int = 5) -> list[dict]:
+    return json.loads(run(home, "search", query, "-k", str(k), "--json").stdout)
+
+
+def test_import_reports_only_the_broken_file_and_exits_1(imported):
+    _, _, proc = imported
+    assert proc.returncode == 1
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "random.pdf" in errors[0] and "PDF" in errors[0]
+    assert proc.stdout.count("imported ") == 5
+
+
+@pytest.mark.parametrize("query, file, locator", [
+    ("How many quokkas were counted?", "report.pdf", "page=2"),
+    ("How often must the dishwasher filter be rinsed?", "manual.docx", "Dishwasher"),
+    ("Who planted the persimmon tree?", "page.html", "Garden"),
+    ("How long does zorblat ferment?", "notes.md", "Zorblat fermentation"),
+    ("How much is Zoé's café crème?", "latin1.txt", ""),
+])
+def test_each_fact_is_the_top_hit_with_its_locator(imported, query, file, locator):
+    home, _, _ = imported
+    top = search(home, query)[0]
+    assert top["source"].startswith(file), top
+    assert locator in top["source"]
+    assert {"id", "kind", "text", "score", "source", "created_at"} <= top.keys()
+    assert top["created_at"].endswith("+00:00")
+
+
+def test_html_script_and_latin1_text(imported):
+    home, _, _ = imported
+    assert all("xylophone" not in h["text"] for h in search(home, "tracking xylophone", 10))
+    assert "café crème" in search(home, "café crème Besançon")[0]["text"]
+
+
+def test_reimport_adds_nothing_and_a_changed_file_replaces_its_chunks(imported):
+    home, docs, _ = imported
+    before = json.loads(run(home, "memories", "stats", "--json").stdout)["memories"]
+    proc = run(home, "import", str(docs / "notes.md"))
+    assert "unchanged" in proc.stdout
+    assert json.loads(run(home, "memories", "stats", "--json").stdout)["memories"] == before
+    (docs / "notes.md").write_text("# Brewing notes\n\n## Zorblat fermentation\n\n"
+                                   "Zorblat now ferments for twelve days only.\n")
+    run(home, "import", str(docs / "notes.md"))
+    texts = [h["text"] for h in search(home, "zorblat ferment days", 10)]
+    assert any("twelve" in t for t in texts) and not any("nineteen" in t for t in texts)
+
+
+def test_forget_and_a_damaged_index(imported):
+    home, _, _ = imported
+    top = search(home, "How many quokkas were counted?")[0]
+    assert "quokka" in top["text"]
+    assert "forgot" in run(home, "memories", "forget", str(top["id"])).stdout
+    assert all(h["id"] != top["id"] for h in search(home, "quokka census Rottnest", 10))
+    assert run(home, "memories", "show", str(top["id"]), check=False).returncode == 1
+
+    index = home / "memories.faiss"
+    index.write_bytes(b"\x00garbage" * 100)
+    assert search(home, "Who planted the persimmon tree?")[0]["source"].startswith("page.html")
+    index.unlink()
+    assert search(home, "How often must the dishwasher filter be rinsed?")[0]["source"] \
+        .startswith("manual.docx")
+    assert index.exists()
+
+
+def test_stats_and_missing_path(imported, tmp_path):
+    home, _, _ = imported
+    stats = json.loads(run(home, "memories", "stats", "--json").stdout)
+    assert stats["memories"] >= 5 and stats["vector_index"] == stats["memories"]
+    proc = run(home, "import", str(tmp_path / "nope.txt"), check=False)
+    assert proc.returncode == 1 and "nope.txt" in proc.stderr and "no such file" in proc.stderr
