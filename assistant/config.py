@@ -51,7 +51,7 @@ def load_settings(home: Path | None = None) -> Settings:
         values = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc}); fix or delete it.") from exc
-    known = {f.name: f for f in fields(Settings)} 
+    known = {f.name: f for f in fields(Settings)}
     for key, value in values.items():
         if key not in known or key == "home":
             raise ConfigError(f"{path}: unknown setting {key!r}; known: "
