@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from assistant.config import Settings
 from assistant.encoder import Encoder
@@ -37,12 +36,23 @@ class Agent:
     """Owns the store, the encoder and the generator for one data folder."""
 
     def __init__(self, settings: Settings, encoder: Encoder | None = None,
-                 generator=None) -> None:
+                 generator=None, use_ltmt: bool = True) -> None:
         self.settings = settings
         self.encoder = encoder or Encoder()
         self._generator = generator
+        self.use_ltmt = use_ltmt
+        self._recaller = None
         self.store = MemoryStore(settings.home, embedding_model=self.encoder.name,
                                  dim=self.encoder.dim)
+
+    @property
+    def recaller(self):
+        """LTM-T retrieval (or plain hybrid with use_ltmt=False); torch loads on first use."""
+        if self._recaller is None:
+            from assistant.recall import Recaller, load_model
+
+            self._recaller = Recaller(self.store, load_model() if self.use_ltmt else None)
+        return self._recaller
 
     def close(self) -> None:
         self.store.close()
@@ -61,13 +71,11 @@ class Agent:
             self._generator = EmbeddedGenerator(cache_dir=self.settings.cache_dir)
         return self._generator
 
-    def recall(self, query: str, k: int | None = None, *, exclude: set[int] | None = None
-               ) -> list[Hit]:
-        """The k memories most relevant to `query` (hybrid dense + lexical)."""
-        k = k or self.settings.k
-        extra = len(exclude or ())
-        hits = self.store.search(self.encoder.encode_one(query), query, k + extra)
-        return [h for h in hits if h.id not in (exclude or set())][:k]
+    def recall(self, query: str, k: int | None = None) -> list[Hit]:
+        """The k memories most relevant to `query`, ranked by LTM-T from a fresh state."""
+        r = self.recaller
+        return r.recall(query, self.encoder.encode_one(query), r.initial_state(),
+                        k or self.settings.k, utcnow()).hits
 
     def ask(self, question: str, k: int | None = None) -> Answer:
         """Answer `question` from memory without remembering it (the `ask` command)."""
@@ -83,11 +91,13 @@ class Agent:
             memory=NewMemory(kind="turn", text=f"User: {text}", embedding=vector,
                              created_at=utcnow(), meta={"role": "user"}),
         )
-        hits = self.store.search(vector, text, self.settings.k + 1)
-        sources = [h for h in hits if h.id != memory_id][: self.settings.k]
-        return Answer(sources, self._then_store(conversation_id, self._generate(text, sources)))
+        state = self.recaller.load_state(conversation_id)
+        recalled = self.recaller.recall(text, vector, state, self.settings.k, utcnow(),
+                                        exclude=[memory_id])
+        pieces = self._generate(text, recalled.hits)
+        return Answer(recalled.hits, self._then_store(conversation_id, pieces, recalled.state))
 
-    def _then_store(self, conversation_id: int, pieces: Iterator[str]) -> Iterator[str]:
+    def _then_store(self, conversation_id: int, pieces: Iterator[str], state) -> Iterator[str]:
         parts = []
         for piece in pieces:
             parts.append(piece)
@@ -95,6 +105,7 @@ class Agent:
         # The model's own answers are kept as messages, not memories: a 135M model's
         # guesses must not come back later as facts.
         self.store.add_message(conversation_id, "assistant", "".join(parts).strip(), utcnow())
+        self.recaller.save_state(conversation_id, state)
 
     def _generate(self, question: str, sources: list[Hit]) -> Iterator[str]:
         prompt = answer_prompt(question, sources)
@@ -102,7 +113,3 @@ class Agent:
                                      stop=("\n",))
 
 
-def open_agent(home: Path | None = None) -> Agent:
-    from assistant.config import load_settings
-
-    return Agent(load_settings(home))

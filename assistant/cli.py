@@ -63,8 +63,7 @@ def cmd_import(agent, args) -> int:
 
 
 def cmd_search(agent, args) -> int:
-    vector = agent.encoder.encode_one(args.query)
-    _print_hits(agent.store.search(vector, args.query, args.k), args.json)
+    _print_hits(agent.recall(args.query, args.k), args.json)
     return 0
 
 
@@ -143,6 +142,27 @@ def cmd_bench(agent, args) -> int:
     return 0
 
 
+def cmd_bench_locomo(agent, args) -> int:
+    from assistant import bench_locomo
+
+    summary = bench_locomo.run([Path(f) for f in args.files], Path(args.out),
+                               use_ltmt=not args.no_ltmt, answers=args.answers,
+                               limit=args.limit, weights=args.weights, encoder=agent.encoder,
+                               cache_dir=agent.settings.cache_dir)
+    print(json.dumps(summary) if args.json else bench_locomo.format_table(summary))
+    return 0
+
+
+def cmd_train(agent, args) -> int:
+    from assistant import train
+
+    files = [Path(f) for f in args.data] if args.data else train.default_files()
+    record = train.train_command(files, epochs=args.epochs, out=Path(args.out), seed=args.seed,
+                                 holdout=args.holdout, encoder=agent.encoder)
+    print(json.dumps(record, indent=2))
+    return 0
+
+
 def cmd_doctor(agent, args) -> int:
     from assistant.encoder import model_dir
 
@@ -159,11 +179,14 @@ def build_parser() -> argparse.ArgumentParser:
                    "platform's user data folder)")
     p.add_argument("-v", "--verbose", action="store_true", help="log to stderr too")
     sub = p.add_subparsers(dest="command", required=True)
-    sub.add_parser("chat", help="chat in the terminal").set_defaults(fn=cmd_chat)
+    c = sub.add_parser("chat", help="chat in the terminal")
+    c.add_argument("--no-ltmt", action="store_true", help="plain hybrid retrieval (ablation)")
+    c.set_defaults(fn=cmd_chat)
     a = sub.add_parser("ask", help="answer one question from memory")
     a.add_argument("question")
     a.add_argument("-k", type=int, default=None, help="memories in the prompt")
     a.add_argument("--json", action="store_true")
+    a.add_argument("--no-ltmt", action="store_true", help="plain hybrid retrieval (ablation)")
     a.set_defaults(fn=cmd_ask)
     i = sub.add_parser("import", help="import files or folders as knowledge")
     i.add_argument("paths", nargs="+")
@@ -173,6 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("query")
     s.add_argument("-k", type=int, default=10)
     s.add_argument("--json", action="store_true")
+    s.add_argument("--no-ltmt", action="store_true", help="plain hybrid retrieval (ablation)")
     s.set_defaults(fn=cmd_search)
     m = sub.add_parser("memories", help="list, show, forget, count memories")
     m.add_argument("action", choices=["list", "show", "forget", "stats"])
@@ -188,6 +212,23 @@ def build_parser() -> argparse.ArgumentParser:
     sc.add_argument("--queries", type=int, default=200)
     sc.add_argument("--json", action="store_true")
     sc.set_defaults(fn=cmd_bench)
+    lo = bsub.add_parser("locomo", help="evidence recall on LoCoMo conversations")
+    lo.add_argument("files", nargs="+")
+    lo.add_argument("--out", default="results.jsonl")
+    lo.add_argument("--no-ltmt", action="store_true", help="plain hybrid retrieval (ablation)")
+    lo.add_argument("--answers", action="store_true", help="also generate answers")
+    lo.add_argument("--limit", type=int, help="first N questions of categories 1-4 per file")
+    lo.add_argument("--weights", type=Path, help="LTM-T checkpoint (default data/ltmt.pt)")
+    lo.add_argument("--json", action="store_true")
+    lo.set_defaults(fn=cmd_bench_locomo)
+    t = sub.add_parser("train", help="train LTM-T on LoCoMo-format conversations")
+    t.add_argument("--data", nargs="+", help="LoCoMo files (default: the dev split)")
+    t.add_argument("--epochs", type=int, default=4)  # held-out recall peaks early: 5 convs
+    t.add_argument("--out", default="data/ltmt.pt")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--holdout", nargs="*", default=None,
+                   help="sample names to hold out and report on (e.g. 26 30)")
+    t.set_defaults(fn=cmd_train)
     sub.add_parser("doctor", help="show where data and models are").set_defaults(fn=cmd_doctor)
     return p
 
@@ -203,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     from assistant.agent import Agent
 
     try:
-        with Agent(settings) as agent:
+        with Agent(settings, use_ltmt=not getattr(args, "no_ltmt", False)) as agent:
             return args.fn(agent, args)
     except KeyboardInterrupt:
         return 130

@@ -90,6 +90,9 @@ class Hit:
     conversation_id: int | None = None
     dense_score: float | None = None
     lexical_score: float | None = None
+    dense_rank: int | None = None
+    lexical_rank: int | None = None
+    weight: float | None = None  # LTM-T attention on this memory for the current answer
 
     def to_json(self) -> dict:
         return {
@@ -103,5 +106,6 @@ class Hit:
             "superseded_by": self.superseded_by,
             "dense_score": None if self.dense_score is None else round(self.dense_score, 6),
             "lexical_score": None if self.lexical_score is None else round(self.lexical_score, 6),
+            "weight": None if self.weight is None else round(self.weight, 6),
             "meta": self.meta or {},
         }

@@ -288,9 +288,12 @@ class MemoryStore:
                     fused[mid] = fused.get(mid, 0.0) + 1.0 / (RRF_K + rank + 1)
             top = sorted(fused, key=lambda i: (-fused[i], i))[:k]
             hits = self._fetch(s, top)
+        dense_rank = {mid: r for r, mid in enumerate(dense)}
+        lexical_rank = {mid: r for r, mid in enumerate(lexical)}
         for h in hits:
             h.score, h.dense_score = fused[h.id], dense.get(h.id)
             h.lexical_score = lexical.get(h.id)
+            h.dense_rank, h.lexical_rank = dense_rank.get(h.id), lexical_rank.get(h.id)
         return hits
 
     def _fetch(self, s: Session, ids: Sequence[int]) -> list[Hit]:

@@ -1,0 +1,143 @@
+"""Retrieval with LTM-T: the model's query searches, its read ranks, its write updates H_t.
+
+With `model=None` the same code is plain hybrid retrieval (the `--no-ltmt` ablation).
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from assistant.ltmt import FEATURES, LTMT, load_checkpoint
+from assistant.timeparse import time_window
+from memory_store.records import Hit
+from memory_store.store import MemoryStore
+
+STATE_NAME = "ltmt"
+DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "data" / "ltmt.pt"
+_KINDS = ("turn", "chunk", "fact", "summary")
+_FIRST_PERSON = re.compile(r"\b(i|me|my|mine|we|our)\b", re.I)
+
+
+def load_model(path: Path | None = None) -> LTMT | None:
+    """The shipped (or given) trained weights; None when there are none."""
+    path = Path(path or DEFAULT_WEIGHTS)
+    if not path.exists():
+        return None
+    model, _ = load_checkpoint(path)
+    return model
+
+
+def _speaker(hit: Hit) -> str:
+    head = hit.text.split("] ", 1)[-1].split(":", 1)
+    return head[0].strip().lower() if len(head) == 2 and len(head[0]) < 40 else ""
+
+
+def candidate_features(hits: Sequence[Hit], question: str, now: datetime) -> np.ndarray:
+    """(K, len(FEATURES)) float32 features of the candidates, in FEATURES order."""
+    q = question.lower()
+    window = time_window(question, now)
+    best_lex = max((h.lexical_score or 0.0 for h in hits), default=0.0) or 1.0
+    rows = []
+    for h in hits:
+        speaker = _speaker(h)
+        named = bool(speaker) and (speaker in q if speaker != "user"
+                                   else bool(_FIRST_PERSON.search(question)))
+        day = h.created_at.date()
+        rows.append([
+            0.0 if h.dense_rank is None else 10 / (10 + h.dense_rank),
+            0.0 if h.lexical_rank is None else 10 / (10 + h.lexical_rank),
+            float(h.dense_rank is not None),
+            float(h.lexical_rank is not None),
+            h.score * 30,
+            h.dense_score or 0.0,
+            (h.lexical_score or 0.0) / best_lex,
+            math.log1p(max((now - h.created_at).days, 0)) / 5,
+            float(named),
+            *(float(h.kind == k) for k in _KINDS),
+            float(h.pinned),
+            float(h.superseded_by is not None),
+            float(window is not None and window[0] <= day <= window[1]),
+        ])
+    out = np.asarray(rows, dtype=np.float32).reshape(len(hits), len(FEATURES))
+    return out
+
+
+def state_to_bytes(state: torch.Tensor) -> bytes:
+    buf = io.BytesIO()
+    torch.save(state.detach().cpu(), buf)
+    return buf.getvalue()
+
+
+def state_from_bytes(raw: bytes) -> torch.Tensor:
+    return torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
+
+
+@dataclass
+class Recall:
+    """Ranked memories with their LTM-T weights, and the state after this turn."""
+
+    hits: list[Hit]
+    state: torch.Tensor | None
+
+
+class Recaller:
+    """One retrieval step for a turn or a question, with or without LTM-T."""
+
+    def __init__(self, store: MemoryStore, model: LTMT | None, depth: int = 100) -> None:
+        self.store = store
+        self.model = model
+        self.depth = depth
+
+    def initial_state(self) -> torch.Tensor | None:
+        return None if self.model is None else self.model.initial_state(1).detach()
+
+    def load_state(self, conversation_id: int) -> torch.Tensor | None:
+        if self.model is None:
+            return None
+        raw = self.store.get_state(conversation_id, STATE_NAME)
+        state = state_from_bytes(raw) if raw else None
+        expected = (1, self.model.cfg.slots, self.model.cfg.dim)
+        return state if state is not None and tuple(state.shape) == expected else \
+            self.initial_state()
+
+    def save_state(self, conversation_id: int, state: torch.Tensor | None) -> None:
+        if state is not None:
+            self.store.put_state(conversation_id, STATE_NAME, state_to_bytes(state))
+
+    @torch.inference_mode()
+    def recall(self, text: str, x: np.ndarray, state: torch.Tensor | None, k: int,
+               now: datetime | date | None = None, exclude: Sequence[int] = (),
+               depth: int | None = None) -> Recall:
+        """The top k memories for `text` (embedding `x`) and the updated state."""
+        now = now or datetime.now()
+        now = now if isinstance(now, datetime) else datetime(now.year, now.month, now.day)
+        depth = depth or self.depth
+        xt = torch.from_numpy(np.asarray(x, np.float32)).reshape(1, -1)
+        query = xt if self.model is None else self.model.query(xt, state)
+        hits = self.store.search(query[0].numpy(), text, max(depth, k) + len(exclude))
+        hits = [h for h in hits if h.id not in set(exclude)][:max(depth, k)]
+        if self.model is None:
+            return Recall(hits[:k], None)
+        if not hits:
+            return Recall([], self.model.write(state, xt, torch.zeros_like(xt)))
+        mem = torch.from_numpy(self.store.embeddings([h.id for h in hits])).unsqueeze(0)
+        feats = torch.from_numpy(candidate_features(hits, text, now)).unsqueeze(0)
+        mask = torch.ones(1, len(hits), dtype=torch.bool)
+        logits, read = self.model.read(xt, state, mem, feats, mask)
+        new_state = self.model.write(state, xt, read)
+        weights = torch.softmax(logits[0], -1).tolist()
+        order = sorted(range(len(hits)), key=lambda i: -logits[0, i].item())
+        ranked = []
+        for i in order[:k]:
+            hits[i].weight = weights[i]
+            ranked.append(hits[i])
+        return Recall(ranked, new_state)

@@ -1,0 +1,33 @@
+"""Feed a LoCoMo conversation into a store turn by turn, as the chat would, under fair use."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from assistant.encoder import Encoder
+from assistant.locomo import Sample, Turn
+from memory_store.records import NewMemory
+from memory_store.store import MemoryStore
+
+# Called after each turn is stored: (turn, its memory text, its vector, its memory id).
+TurnHook = Callable[[Turn, str, np.ndarray, int], None]
+
+
+def replay(sample: Sample, store: MemoryStore, encoder: Encoder, on_turn: TurnHook | None = None
+           ) -> int:
+    """Store every turn (speaker, text, photo caption, session time) in order; returns the
+    conversation id. Nothing else of the sample (observations, summaries, qa) is read."""
+    turns = sample.turns
+    cid = store.create_conversation(title=f"{sample.speakers[0]} & {sample.speakers[1]}",
+                                    created_at=turns[0].when, origin="locomo")
+    texts = [t.memory_text() for t in turns]
+    vectors = encoder.encode(texts)
+    for turn, text, vec in zip(turns, texts, vectors, strict=True):
+        _, mid = store.add_message(cid, turn.speaker, turn.text, turn.when, memory=NewMemory(
+            kind="turn", text=text, embedding=vec, created_at=turn.when,
+            meta={"dia_id": turn.dia_id, "speaker": turn.speaker, "session": turn.session}))
+        if on_turn is not None:
+            on_turn(turn, text, vec, mid)
+    return cid

@@ -1,0 +1,164 @@
+"""LTM-T: shapes, gradients, learning, persisted state, the LoCoMo bench and the ablation."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from assistant import bench_locomo
+from assistant.locomo import load
+from assistant.ltmt import FEATURES, LTMT, LTMTConfig, listwise_loss, save_checkpoint
+from assistant.recall import Recaller, load_model, state_from_bytes
+from assistant.replay import replay
+from memory_store.store import MemoryStore
+
+TINY = Path(__file__).parent / "fixtures" / "locomo_tiny.json"
+B, K, S, D, NF = 3, 7, 4, 384, len(FEATURES)
+
+
+def _inputs(seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.nn.functional.normalize(torch.randn(B, D, generator=g), dim=-1)
+    mem = torch.nn.functional.normalize(torch.randn(B, K, D, generator=g), dim=-1)
+    feats = torch.rand(B, K, NF, generator=g)
+    mask = torch.ones(B, K, dtype=torch.bool)
+    mask[0, -2:] = False
+    return x, mem, feats, mask
+
+
+def test_shapes_masking_and_gradients():
+    model = LTMT(LTMTConfig())
+    x, mem, feats, mask = _inputs()
+    state = model.initial_state(B)
+    assert state.shape == (B, S, D)
+    assert model.query(x, state).shape == (B, D)
+    targets = torch.zeros(B, K, dtype=torch.bool)
+    targets[:, 1] = True
+    (logits, new_state), loss = model(x, state, mem, feats, mask, targets)
+    assert logits.shape == (B, K) and new_state.shape == (B, S, D)
+    assert torch.isinf(logits[0, -2:]).all() and torch.isfinite(logits[1]).all()
+    # The write step's gradient reaches it through the next turn's read.
+    _, next_loss = model(x, new_state, mem, feats, mask, targets)
+    (loss + next_loss).backward()
+    for name in ("w_q.weight", "w_k.weight", "feat_score.0.weight", "query_mix.weight",
+                 "write_gate.weight", "temperature"):
+        grad = dict(model.named_parameters())[name].grad
+        assert grad is not None and grad.abs().sum() > 0, name
+    with pytest.raises(AssertionError, match="features"):
+        model.read(x, state, mem, feats[..., :3], mask)
+
+
+def test_untrained_model_ranks_by_cosine():
+    model = LTMT(LTMTConfig()).eval()
+    x, mem, feats, mask = _inputs(1)
+    mem[:, 4] = x  # the exact match must come first before any training
+    logits, _ = model.read(x, model.initial_state(B), mem, torch.zeros_like(feats), mask)
+    assert (logits.argmax(-1) == 4).all()
+
+
+def test_a_few_training_steps_lower_the_loss():
+    torch.manual_seed(0)
+    model = LTMT(LTMTConfig(dropout=0.0))
+    x, mem, feats, mask = _inputs(2)
+    targets = torch.zeros(B, K, dtype=torch.bool)
+    targets[torch.arange(B), torch.tensor([2, 0, 4])] = True
+    feats[targets] += 2.0  # the evidence carries a learnable signal in its features
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    state = model.initial_state(B)
+    first = listwise_loss(model.read(x, state, mem, feats, mask)[0], targets).item()
+    for _ in range(30):
+        loss = listwise_loss(model.read(x, state, mem, feats, mask)[0], targets)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert loss.item() < 0.5 * first
+
+
+CONTINUE = """
+import sys, torch
+from assistant.encoder import Encoder
+from assistant.ltmt import load_checkpoint
+from assistant.recall import Recaller, state_to_bytes
+from memory_store.store import MemoryStore
+enc = Encoder()
+model, _ = load_checkpoint(sys.argv[2])
+with MemoryStore(sys.argv[1], embedding_model=enc.name, dim=enc.dim) as s:
+    r = Recaller(s, model)
+    st = r.load_state(int(sys.argv[3]))
+    t = "How is Pickle doing?"
+    out = r.recall(t, enc.encode_one(t), st, 3)
+    sys.stdout.buffer.write(state_to_bytes(out.state))
+"""
+
+
+def test_state_persists_and_a_restarted_process_continues(tmp_path, encoder):
+    torch.manual_seed(0)
+    weights = tmp_path / "w.pt"
+    save_checkpoint(LTMT(LTMTConfig()).eval(), weights)
+    model = load_model(weights)
+    with MemoryStore(tmp_path / "home", embedding_model=encoder.name, dim=encoder.dim) as s:
+        recaller = Recaller(s, model)
+        cid, state = bench_locomo.replay_with_state(load(TINY), s, encoder, recaller)
+        assert not torch.equal(state, recaller.initial_state())
+        t = "How is Pickle doing?"
+        expected = recaller.recall(t, encoder.encode_one(t), state, 3).state
+    child = subprocess.run([sys.executable, "-c", CONTINUE, str(tmp_path / "home"), str(weights),
+                            str(cid)], capture_output=True, check=True)
+    assert torch.allclose(state_from_bytes(child.stdout), expected, atol=1e-6)
+
+
+def test_replay_stores_turns_and_dates_only(tmp_path, encoder):
+    with MemoryStore(tmp_path / "home", embedding_model=encoder.name, dim=encoder.dim) as s:
+        replay(load(TINY), s, encoder)
+        texts = [h.text for h in s.list_memories(limit=100)]
+    assert len(texts) == 12
+    assert not any("SECRET" in t or "Pickle" == t for t in texts)
+    first = "[8 May 2023] Ana: Hi Ben! I finally adopted a dog yesterday [7 May 2023]"
+    assert any(t.startswith(first) for t in texts)
+    assert any("[shares a photo: a photo of chewed red running shoes]" in t for t in texts)
+
+
+@pytest.mark.parametrize("use_ltmt", [True, False])
+def test_bench_locomo_writes_the_documented_lines(tmp_path, encoder, use_ltmt):
+    weights = tmp_path / "w.pt"
+    save_checkpoint(LTMT(LTMTConfig()).eval(), weights)
+    out = tmp_path / "r.jsonl"
+    summary = bench_locomo.run([TINY], out, use_ltmt=use_ltmt, weights=weights, encoder=encoder)
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["qid"] for r in rows] == [0, 1, 2, 3, 4]  # all categories without --limit
+    for r in rows:
+        assert set(r) == {"sample", "qid", "category", "question", "retrieved", "answer"}
+        assert r["sample"] == "locomo_tiny" and r["answer"] is None
+        assert len(r["retrieved"]) == 12 and len(set(r["retrieved"])) == 12
+    assert rows[0]["retrieved"][0] == "D1:1"
+    assert summary["recall"]["all"]["questions"] == 4
+    limited = bench_locomo.run([TINY], out, use_ltmt=use_ltmt, weights=weights,
+                               encoder=encoder, limit=2)
+    assert limited["questions_written"] == 2
+
+
+def test_no_ltmt_really_bypasses_the_model(tmp_path, encoder):
+    missing = tmp_path / "none.pt"
+    with pytest.raises(FileNotFoundError, match="no-ltmt"):
+        bench_locomo.run([TINY], tmp_path / "a.jsonl", use_ltmt=True, weights=missing,
+                         encoder=encoder)
+    bench_locomo.run([TINY], tmp_path / "b.jsonl", use_ltmt=False, weights=missing,
+                     encoder=encoder)
+    with MemoryStore(tmp_path / "home", embedding_model=encoder.name, dim=encoder.dim) as s:
+        replay(load(TINY), s, encoder)
+        q = "Where is Clara moving?"
+        vec = encoder.encode_one(q)
+        plain = Recaller(s, None).recall(q, vec, None, 5)
+        assert plain.state is None and all(h.weight is None for h in plain.hits)
+        assert [h.id for h in plain.hits] == [h.id for h in s.search(vec, q, 5)]
+        ranked = Recaller(s, LTMT(LTMTConfig()).eval()).recall(
+            q, vec, LTMT(LTMTConfig()).initial_state(), 5)
+        weights = [h.weight for h in ranked.hits]
+        assert all(w is not None for w in weights) and weights == sorted(weights, reverse=True)
+        assert np.isclose(sum(weights), sum(weights))  # finite
