@@ -132,3 +132,13 @@ def test_stats_and_missing_path(imported, tmp_path):
     assert stats["memories"] >= 5 and stats["vector_index"] == stats["memories"]
     proc = run(home, "import", str(tmp_path / "nope.txt"), check=False)
     assert proc.returncode == 1 and "nope.txt" in proc.stderr and "no such file" in proc.stderr
+
+
+def test_ask_streams_an_answer_and_lists_its_sources(imported):
+    home, _, _ = imported
+    data = json.loads(run(home, "ask", "Who planted the persimmon tree?", "--json").stdout)
+    assert isinstance(data["answer"], str) and data["answer"]
+    assert data["sources"][0]["source"].startswith("page.html")
+    assert all(s["weight"] is not None for s in data["sources"])  # ranked by LTM-T
+    plain = run(home, "ask", "Who planted the persimmon tree?", "--no-ltmt")
+    assert "Sources:" in plain.stdout and "page.html" in plain.stdout
