@@ -187,7 +187,7 @@ class EmbeddedGenerator:
             del model.config.quantization_config
         try:
             self._save_cache(model, tokenizer, source)
-        except OSError as exc:  # a read-only or full disk costs speed, not the answer
+        except Exception as exc:  # a read-only or full disk costs speed, not the answer
             log.warning("could not write model cache in %s (%s)", self.cache_dir, exc)
         return model, tokenizer
 
@@ -222,7 +222,7 @@ class EmbeddedGenerator:
     def stream(
         self, prompt: str, *, max_new_tokens: int = 64, stop: Sequence[str] = ("\n",)
     ) -> Iterator[str]:
-        """Greedy continuation of `prompt`, one forward pass per `next()`; halts at a stop string.
+        """Greedy continuation of `prompt`, computed only as the caller iterates; halts at a stop.
 
         Concurrent streams are safe: each has its own KV cache and the model is read-only.
         """
@@ -250,7 +250,7 @@ class EmbeddedGenerator:
                 break
             generated.append(token)
             step_input = torch.tensor([[token]])
-            # Decode the whole tail each step: byte-level BPE pieces are not text alone.
+            # Decode all new tokens each step: one byte-level BPE token may be half a character.
             text = tokenizer.decode(generated, skip_special_tokens=True)
             cut = _first_stop(text, stop)
             if cut is not None:
