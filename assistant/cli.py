@@ -158,7 +158,8 @@ def cmd_train(agent, args) -> int:
 
     files = [Path(f) for f in args.data] if args.data else train.default_files()
     record = train.train_command(files, epochs=args.epochs, out=Path(args.out), seed=args.seed,
-                                 holdout=args.holdout, encoder=agent.encoder)
+                                 holdout=args.holdout, encoder=agent.encoder,
+                                 folds_dir=args.folds_dir)
     print(json.dumps(record, indent=2))
     return 0
 
@@ -228,6 +229,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--holdout", nargs="*", default=None,
                    help="sample names to hold out and report on (e.g. 26 30)")
+    t.add_argument("--folds-dir", type=Path,
+                   help="also save each held-out fold's model here (ltmt-without-NAME.pt)")
     t.set_defaults(fn=cmd_train)
     sub.add_parser("doctor", help="show where data and models are").set_defaults(fn=cmd_doctor)
     return p

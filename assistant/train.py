@@ -170,7 +170,7 @@ def fit(convs: list[ConvData], epochs: int, seed: int, lr: float = 5e-4, batch: 
 
 def train_command(files: list[Path], epochs: int, out: Path, seed: int = 0,
                   holdout: list[str] | None = None, encoder: Encoder | None = None,
-                  log=print) -> dict:
+                  folds_dir: Path | None = None, log=print) -> dict:
     """Report held-out recall (leave-one-conversation-out, or the given holdout), then
     train on all `files` and save weights plus their record beside them."""
     started = time.perf_counter()
@@ -186,6 +186,11 @@ def train_command(files: list[Path], epochs: int, out: Path, seed: int = 0,
         if not train_set or not test_set:
             continue
         model = fit(train_set, epochs, seed, log=log)
+        if folds_dir is not None:  # for the end-to-end held-out `bench locomo --weights`
+            folds_dir.mkdir(parents=True, exist_ok=True)
+            save_checkpoint(model, folds_dir / f"ltmt-without-{'-'.join(names)}.pt",
+                            {"trained_on": [c.name for c in train_set], "seed": seed,
+                             "epochs": epochs})
         held_out[",".join(names)] = {"ltmt": evaluate(model, test_set),
                                      "hybrid": evaluate(None, test_set)}
         log(f"held out {names}: {held_out[','.join(names)]}")
