@@ -26,6 +26,7 @@ class Settings:
     k: int = 6  # memories in a prompt: SmolLM2's context and speed favour few, good ones
     search_k: int = 10
     max_new_tokens: int = 48  # answers are meant to be short
+    idle_summary_s: int = 600  # a chat idle this long gets its summary memory written
 
     @property
     def log_path(self) -> Path:
@@ -37,7 +38,9 @@ def default_home() -> Path:
 
 
 def default_cache_dir() -> Path:
-    return Path(os.environ.get("ASSISTANT_CACHE") or platformdirs.user_cache_path(APP_NAME))
+    """Where derived model files live: $ASSISTANT_CACHE, else the platform's user cache."""
+    override = os.environ.get("ASSISTANT_CACHE")
+    return Path(override).expanduser() if override else platformdirs.user_cache_path(APP_NAME)
 
 
 def load_settings(home: Path | None = None) -> Settings:

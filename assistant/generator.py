@@ -12,7 +12,6 @@ import importlib.util
 import inspect
 import json
 import logging
-import os
 import shutil
 import tempfile
 import threading
@@ -20,6 +19,8 @@ import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol
+
+from assistant.config import default_cache_dir  # noqa: F401  (re-exported for callers)
 
 log = logging.getLogger(__name__)
 
@@ -30,16 +31,6 @@ CACHE_NAME = "smollm2-135m-instruct"
 # (a different file) invalidates the cache instead of silently serving old weights.
 STAMP_FILE = "assistant-source.json"
 STALE_TEMP_S = 3600  # a temp folder this old belongs to a crashed build, not a running one
-
-
-def default_cache_dir() -> Path:
-    """Where derived model files live: $ASSISTANT_CACHE, else the platform's user cache."""
-    override = os.environ.get("ASSISTANT_CACHE")
-    if override:
-        return Path(override).expanduser()
-    import platformdirs
-
-    return platformdirs.user_cache_path("assistant")
 
 
 class Generator(Protocol):

@@ -142,10 +142,12 @@ class MemoryStore:
                             np.frombuffer(b"".join(r.embedding for r in rows), np.float32))
             self._dirty = True
 
-    def add_memories(self, memories: Sequence[NewMemory]) -> list[int]:
-        """Store free-standing memories (facts, summaries, synthetic data) in one transaction."""
+    def add_memories(self, memories: Sequence[NewMemory], conversation_id: int | None = None
+                     ) -> list[int]:
+        """Store memories not tied to a message (facts, summaries, synthetic data), optionally
+        linked to the conversation they came from, in one transaction."""
         with self.Session.begin() as s:
-            rows = [self._memory_row(m) for m in memories]
+            rows = [self._memory_row(m, conversation_id=conversation_id) for m in memories]
             s.add_all(rows)
             s.flush()
         self._sync_after_write(rows)
@@ -248,6 +250,48 @@ class MemoryStore:
             self._sync_index()
             self.flush()
         return bool(deleted)
+
+    def set_pinned(self, memory_id: int, pinned: bool) -> bool:
+        """Pin (keep and prefer) or unpin a memory; False if it does not exist."""
+        with self.Session.begin() as s:
+            return bool(s.execute(update(Memory).where(Memory.id == memory_id)
+                                  .values(pinned=pinned)).rowcount)
+
+    def supersede(self, old_id: int, new_id: int) -> None:
+        """Mark `old_id` as replaced by the newer `new_id`; both are kept."""
+        with self.Session.begin() as s:
+            s.execute(update(Memory).where(Memory.id == old_id).values(superseded_by=new_id))
+
+    def active_about(self, subject: str) -> list[Hit]:
+        """Memories stating `subject` (meta.subject) that nothing has superseded yet."""
+        with self.Session() as s:
+            rows = s.scalars(select(Memory).where(
+                func.json_extract(Memory.meta, "$.subject") == subject,
+                Memory.superseded_by.is_(None)).order_by(Memory.created_at))
+            return [_hit(m) for m in rows]
+
+    def rename_conversation(self, conversation_id: int, title: str) -> None:
+        with self.Session.begin() as s:
+            s.execute(update(Conversation).where(Conversation.id == conversation_id)
+                      .values(title=title))
+
+    def delete_conversation(self, conversation_id: int) -> bool:
+        """Delete a conversation with its messages, memories and state (FK cascades)."""
+        with self.Session.begin() as s:
+            deleted = s.execute(delete(Conversation)
+                                .where(Conversation.id == conversation_id)).rowcount
+        if deleted:
+            self._sync_index()  # the cascade's FTS triggers moved the generation
+            self.flush()
+        return bool(deleted)
+
+    def conversation_memories(self, conversation_id: int, kind: str | None = None
+                              ) -> list[Hit]:
+        with self.Session() as s:
+            stmt = select(Memory).where(Memory.conversation_id == conversation_id)
+            if kind:
+                stmt = stmt.where(Memory.kind == kind)
+            return [_hit(m) for m in s.scalars(stmt.order_by(Memory.id))]
 
     def put_state(self, conversation_id: int, name: str, state: bytes) -> None:
         with self.Session.begin() as s:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -52,29 +52,40 @@ def collect_files(paths: Iterable[Path]) -> tuple[list[Path], list[ReadError]]:
     return files, errors
 
 
+# Called after each file: (files done, files in all, file, memories added or why not).
+FileHook = Callable[[int, int, Path, "int | str | ReadError"], None]
+
+
 def import_paths(store: MemoryStore, encoder: Encoder, paths: Iterable[Path],
-                 progress: bool | None = None) -> ImportReport:
+                 progress: bool | None = None, on_file: FileHook | None = None
+                 ) -> ImportReport:
     """Import every file under `paths`; a bad file is reported and the others go on."""
     files, errors = collect_files(paths)
     report = ImportReport(failed=errors)
+    for err in errors:
+        if on_file:
+            on_file(0, len(files), err.path, err)
     # disable=None: a bar on an interactive stderr only, never in logs or pipes.
     bar = tqdm(files, unit="file", disable=None if progress is None else not progress,
                desc="importing")
-    for path in bar:
+    for done, path in enumerate(bar, start=1):
         bar.set_postfix_str(path.name[:40])
         try:
             result = import_file(store, encoder, path)
         except ReadError as exc:
+            result = exc
             report.failed.append(exc)
-            continue
         except Exception as exc:  # a reader bug must not cost the other files
             log.exception("import of %s failed", path)
-            report.failed.append(ReadError(path, f"unexpected error: {exc}"))
-            continue
-        if isinstance(result, str):
-            report.skipped.append((path, result))
+            result = ReadError(path, f"unexpected error: {exc}")
+            report.failed.append(result)
         else:
-            report.imported.append((path, result))
+            if isinstance(result, str):
+                report.skipped.append((path, result))
+            else:
+                report.imported.append((path, result))
+        if on_file:
+            on_file(done, len(files), path, result)
     store.flush()
     return report
 
