@@ -1,35 +1,102 @@
-"""One turn of the assistant: encode, recall, prompt, stream, persist. No UI code here."""
+"""One turn of the assistant: encode, recall, prompt, stream, persist. No UI code here.
+
+`ask`, `bench` and the TUI all go through `Agent`, so a memory request, a contradiction
+or a time expression is handled the same way wherever it is typed.
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+import re
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
 
 from assistant.config import Settings
 from assistant.encoder import Encoder
-from assistant.prompting import answer_prompt
+from assistant.facts import conflicts, statements
+from assistant.prompting import answer_prompt, format_date
+from assistant.summary import summarize_messages
+from assistant.timeparse import annotate, time_window
 from memory_store.models import utcnow
-from memory_store.records import Hit, NewMemory
+from memory_store.records import ConversationRecord, Hit, MessageRecord, NewMemory
 from memory_store.store import MemoryStore
 
 log = logging.getLogger(__name__)
+HISTORY_TURNS = 4  # recent messages of this conversation shown to the generator
+MATCH_SIMILARITY = 0.35  # MiniLM cosine below which a memory is not about the query
+
+
+@dataclass
+class Conflict:
+    """A newer statement replaced an older one on the same subject; both are kept."""
+
+    subject: str
+    old: Hit
+    new: Hit
 
 
 @dataclass
 class Answer:
-    """A streamed answer: iterate `pieces` for text; `sources` are the memories it was given."""
+    """A streamed answer: iterate it for text; `sources` are the memories it recalled.
+
+    Call `close()` when stopping early (Esc): what was generated so far and the LTM-T
+    state are stored then. Normal completion stores them by itself.
+    """
 
     sources: list[Hit]
     pieces: Iterator[str]
+    conflicts: list[Conflict] = field(default_factory=list)
+    on_done: Callable[[str, bool], None] | None = None
     text: str = ""
+    cancelled: bool = False
     _parts: list[str] = field(default_factory=list)
+    _done: bool = False
 
     def __iter__(self) -> Iterator[str]:
         for piece in self.pieces:
             self._parts.append(piece)
             yield piece
+        self._finish(cancelled=False)
+
+    def close(self) -> None:
+        """Stop generating (if still going) and persist what there is; idempotent."""
+        if not self._done:
+            close = getattr(self.pieces, "close", None)
+            if close:
+                close()  # releases the generator's lock at once
+            self._finish(cancelled=True)
+
+    def _finish(self, cancelled: bool) -> None:
+        if self._done:
+            return
+        self._done, self.cancelled = True, cancelled
         self.text = "".join(self._parts).strip()
+        if self.on_done:
+            self.on_done(self.text, cancelled)
+
+
+_QUESTION_START = re.compile(
+    r"^\s*(?:who|whom|whose|what|when|where|which|why|how|is|are|was|were|do|does|did|can|"
+    r"could|would|will|should|shall|have|has|had|tell me|remind me|list|name|describe|"
+    r"explain|summari[sz]e|give me)\b", re.IGNORECASE)
+
+
+def is_question(text: str) -> bool:
+    """A question or request to answer, rather than a statement to remember."""
+    return text.rstrip().endswith("?") or bool(_QUESTION_START.match(text))
+
+
+def local_now() -> datetime:
+    """Naive local time: what "yesterday" means to the user."""
+    return datetime.now()
+
+
+def to_utc(local: datetime) -> datetime:
+    """Stored times are naive UTC; `local` is naive local time."""
+    return local.astimezone(UTC).replace(tzinfo=None)
 
 
 class Agent:
@@ -42,17 +109,46 @@ class Agent:
         self._generator = generator
         self.use_ltmt = use_ltmt
         self._recaller = None
+        self._lock = threading.RLock()  # one model call at a time (UI workers, idle timer)
         self.store = MemoryStore(settings.home, embedding_model=self.encoder.name,
                                  dim=self.encoder.dim)
+
+    # Models ------------------------------------------------------------------------------
 
     @property
     def recaller(self):
         """LTM-T retrieval (or plain hybrid with use_ltmt=False); torch loads on first use."""
-        if self._recaller is None:
-            from assistant.recall import Recaller, load_model
+        with self._lock:
+            if self._recaller is None:
+                from assistant.recall import Recaller, load_model
 
-            self._recaller = Recaller(self.store, load_model() if self.use_ltmt else None)
-        return self._recaller
+                self._recaller = Recaller(self.store, load_model() if self.use_ltmt else None)
+            return self._recaller
+
+    @property
+    def generator(self):
+        with self._lock:
+            if self._generator is None:
+                from assistant.generator import EmbeddedGenerator
+
+                self._generator = EmbeddedGenerator(cache_dir=self.settings.cache_dir)
+            return self._generator
+
+    @property
+    def generator_name(self) -> str:
+        return getattr(self._generator, "name", "SmolLM2-135M-Instruct (embedded)")
+
+    def load(self, report: Callable[[str], None] = lambda _: None) -> None:
+        """Load every model now, one after another (their lazy imports race in threads)."""
+        report("loading the encoder")
+        self.encoder.load()
+        report("loading LTM-T")
+        _ = self.recaller
+        report("loading the language model")
+        gen = self.generator
+        if hasattr(gen, "load"):
+            gen.load()
+        report("ready")
 
     def close(self) -> None:
         self.store.close()
@@ -63,53 +159,207 @@ class Agent:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    @property
-    def generator(self):
-        if self._generator is None:
-            from assistant.generator import EmbeddedGenerator
+    # Conversations -----------------------------------------------------------------------
 
-            self._generator = EmbeddedGenerator(cache_dir=self.settings.cache_dir)
-        return self._generator
+    def conversations(self) -> list[ConversationRecord]:
+        return self.store.conversations()
+
+    def new_conversation(self, title: str = "") -> int:
+        return self.store.create_conversation(title=title or "New conversation")
+
+    def rename_conversation(self, conversation_id: int, title: str) -> None:
+        self.store.rename_conversation(conversation_id, title.strip() or "Untitled")
+
+    def delete_conversation(self, conversation_id: int) -> None:
+        """Delete a conversation and everything remembered from it."""
+        self.store.delete_conversation(conversation_id)
+
+    def transcript(self, conversation_id: int) -> list[MessageRecord]:
+        return self.store.messages(conversation_id)
+
+    def search_conversations(self, query: str, k: int = 20) -> list[tuple[int, Hit]]:
+        """Past conversations mentioning `query`: (conversation id, best matching memory)."""
+        hits = self.store.search(self.encoder.encode_one(query), query, 4 * k,
+                                 kinds=("turn", "summary"))
+        best: dict[int, Hit] = {}
+        for h in hits:
+            # Every memory is somebody's nearest neighbour: keep only real matches.
+            relevant = h.lexical_rank is not None or (h.dense_score or 0.0) >= MATCH_SIMILARITY
+            if relevant and h.conversation_id is not None and h.conversation_id not in best:
+                best[h.conversation_id] = h
+        return list(best.items())[:k]
+
+    # Memory ------------------------------------------------------------------------------
 
     def recall(self, query: str, k: int | None = None) -> list[Hit]:
         """The k memories most relevant to `query`, ranked by LTM-T from a fresh state."""
         r = self.recaller
-        return r.recall(query, self.encoder.encode_one(query), r.initial_state(),
-                        k or self.settings.k, utcnow()).hits
+        with self._lock:
+            now = local_now()
+            hits = r.recall(query, self.encoder.encode_one(query), r.initial_state(),
+                            k or self.settings.k, now, window=time_window(query, now)).hits
+        return self._prefer_newer(hits)
+
+    def search(self, query: str, k: int = 50) -> list[Hit]:
+        """Plain hybrid search over every memory (the memory browser and /search)."""
+        if not query.strip():
+            return self.store.list_memories(limit=k)
+        return self.store.search(self.encoder.encode_one(query), query, k)
+
+    def remember(self, conversation_id: int | None, fact: str, said: str | None = None,
+                 now: datetime | None = None) -> tuple[Hit, list[Conflict]]:
+        """Store `fact` as a pinned memory (and `said` as the user's message, if in a chat)."""
+        now = now or local_now()
+        text = f"[{format_date(now)}] User: {annotate(fact, now)}"
+        memory = NewMemory(kind="fact", text=text, embedding=self.encoder.encode_one(text),
+                           created_at=to_utc(now), pinned=True, meta=self._subject_meta(fact))
+        if conversation_id is None:
+            (mid,) = self.store.add_memories([memory])
+        else:
+            _, mid = self.store.add_message(conversation_id, "user", said or fact,
+                                            to_utc(now), memory=memory)
+        hit = self.store.get(mid)
+        found = self._check_conflicts(hit)
+        if conversation_id is not None:
+            self.store.add_message(conversation_id, "assistant",
+                                   f"I will remember that: {fact}", utcnow())
+        return hit, found
+
+    def forget_candidates(self, query: str, k: int = 5) -> list[Hit]:
+        """Memories a "forget QUERY" request would delete, for the user to confirm."""
+        return self.search(query, k)
+
+    def forget(self, memory_ids: list[int]) -> int:
+        return sum(self.store.forget(i) for i in memory_ids)
+
+    def set_pinned(self, memory_id: int, pinned: bool) -> None:
+        self.store.set_pinned(memory_id, pinned)
+
+    def memory(self, memory_id: int) -> Hit | None:
+        return self.store.get(memory_id)
+
+    def import_paths(self, paths: list[Path], on_file=None):
+        """Import files and folders as knowledge; `on_file` reports each file (see pipeline)."""
+        from assistant.ingest.pipeline import import_paths
+
+        with self._lock:
+            return import_paths(self.store, self.encoder, paths, progress=False, on_file=on_file)
+
+    def export(self, path: Path) -> int:
+        """Write every memory to `path` (.json or .md); returns how many."""
+        from assistant.export import export_memories
+
+        return export_memories(self.store, Path(path))
+
+    # Turns -------------------------------------------------------------------------------
 
     def ask(self, question: str, k: int | None = None) -> Answer:
         """Answer `question` from memory without remembering it (the `ask` command)."""
         sources = self.recall(question, k)
-        return Answer(sources, self._generate(question, sources))
+        current = [h for h in sources if h.superseded_by is None]
+        return Answer(sources, self._generate(question, current, []))
 
-    def chat_turn(self, conversation_id: int, text: str) -> Answer:
+    def chat_turn(self, conversation_id: int, text: str, now: datetime | None = None
+                  ) -> Answer:
         """Remember the user's message (before generating: a crash loses nothing), answer
-        it from memory, and store the answer when the stream completes."""
-        vector = self.encoder.encode_one(text)
-        _, memory_id = self.store.add_message(
-            conversation_id, "user", text, utcnow(),
-            memory=NewMemory(kind="turn", text=f"User: {text}", embedding=vector,
-                             created_at=utcnow(), meta={"role": "user"}),
-        )
-        state = self.recaller.load_state(conversation_id)
-        recalled = self.recaller.recall(text, vector, state, self.settings.k, utcnow(),
-                                        exclude=[memory_id])
-        pieces = self._generate(text, recalled.hits)
-        return Answer(recalled.hits, self._then_store(conversation_id, pieces, recalled.state))
+        it from memory, and store the answer and LTM-T state when the stream ends."""
+        now = now or local_now()
+        history = [(m.role, m.text) for m in self.store.messages(conversation_id)]
+        memory_text = f"[{format_date(now)}] User: {annotate(text, now)}"
+        with self._lock:
+            vector = self.encoder.encode_one(memory_text)
+            _, memory_id = self.store.add_message(
+                conversation_id, "user", text, to_utc(now),
+                memory=NewMemory(kind="turn", text=memory_text, embedding=vector,
+                                 created_at=to_utc(now),
+                                 meta={"role": "user"} | self._subject_meta(text)),
+            )
+            found = self._check_conflicts(self.store.get(memory_id))
+            recaller = self.recaller
+            state = recaller.load_state(conversation_id)
+            # The question is searched by its own words (not the dated memory text).
+            recalled = recaller.recall(text, self.encoder.encode_one(text), state,
+                                       self.settings.k, now, exclude=[memory_id],
+                                       window=time_window(text, now))
+        sources = self._prefer_newer(recalled.hits)
 
-    def _then_store(self, conversation_id: int, pieces: Iterator[str], state) -> Iterator[str]:
-        parts = []
-        for piece in pieces:
-            parts.append(piece)
-            yield piece
-        # The model's own answers are kept as messages, not memories: a 135M model's
-        # guesses must not come back later as facts.
-        self.store.add_message(conversation_id, "assistant", "".join(parts).strip(), utcnow())
-        self.recaller.save_state(conversation_id, state)
+        def done(answer: str, cancelled: bool) -> None:
+            # The model's own answers are kept as messages, not memories: a 135M model's
+            # guesses must not come back later as facts.
+            if answer:
+                self.store.add_message(conversation_id, "assistant",
+                                       answer + (" [stopped]" if cancelled else ""),
+                                       utcnow())
+            recaller.save_state(conversation_id, recalled.state)
 
-    def _generate(self, question: str, sources: list[Hit]) -> Iterator[str]:
-        prompt = answer_prompt(question, sources)
+        if is_question(text):
+            pieces = self._generate(text, [h for h in sources if h.superseded_by is None],
+                                    history[-HISTORY_TURNS:])
+        else:
+            # A statement is remembered, not answered: a small model "answering" a
+            # statement only echoes names from the memories.
+            pieces = iter(["Noted. I will remember that."])
+        return Answer(sources, pieces, conflicts=found, on_done=done)
+
+    def summarize(self, conversation_id: int) -> Hit | None:
+        """Write (or refresh) the summary memory of a conversation that has new messages."""
+        messages = self.store.messages(conversation_id)
+        if not any(m.role == "user" for m in messages):
+            return None
+        old = self.store.conversation_memories(conversation_id, kind="summary")
+        if old and (old[-1].meta or {}).get("messages") == len(messages):
+            return old[-1]  # nothing new since the last summary
+        with self._lock:
+            summary, method = summarize_messages(messages, self.generator)
+            when = messages[-1].created_at
+            title = next((c.title for c in self.conversations() if c.id == conversation_id), "")
+            text = f"[{format_date(when)}] Summary of the conversation \"{title}\": {summary}"
+            memory = NewMemory(kind="summary", text=text, embedding=self.encoder.encode_one(text),
+                               created_at=when, source=f"conversation:{conversation_id}#summary",
+                               meta={"messages": len(messages), "method": method})
+        (mid,) = self.store.add_memories([memory], conversation_id=conversation_id)
+        self.forget([h.id for h in old])
+        return self.store.get(mid)
+
+    # Internals ---------------------------------------------------------------------------
+
+    @staticmethod
+    def _subject_meta(text: str) -> dict:
+        found = statements(text)
+        # One subject per memory keeps superseding exact; the first stated one wins.
+        return {"subject": found[0].subject, "value": found[0].value} if found else {}
+
+    def _check_conflicts(self, new: Hit | None) -> list[Conflict]:
+        """Mark older statements on the same subject as superseded by `new`."""
+        meta = (new.meta or {}) if new else {}
+        if not meta.get("subject"):
+            return []
+        from assistant.facts import Statement
+
+        stated = Statement(meta["subject"], meta["value"])
+        found = []
+        for old in self.store.active_about(stated.subject):
+            if old.id != new.id and conflicts(stated, (old.meta or {}).get("value", "")):
+                self.store.supersede(old.id, new.id)
+                old.superseded_by = new.id
+                found.append(Conflict(stated.subject, old, new))
+        return found
+
+    def _prefer_newer(self, hits: list[Hit]) -> list[Hit]:
+        """Each superseded memory is followed by the one that replaced it (fetched if it was
+        not recalled), and the newer is what the prompt gets."""
+        out, seen = [], {h.id for h in hits}
+        for h in hits:
+            out.append(h)
+            if h.superseded_by is not None and h.superseded_by not in seen:
+                newer = self.store.get(h.superseded_by)
+                if newer is not None:
+                    seen.add(newer.id)
+                    out.append(newer)
+        return out
+
+    def _generate(self, question: str, sources: list[Hit],
+                  history: list[tuple[str, str]]) -> Iterator[str]:
+        prompt = answer_prompt(question, sources[:self.settings.k], history=history)
         return self.generator.stream(prompt, max_new_tokens=self.settings.max_new_tokens,
                                      stop=("\n",))
-
-

@@ -40,8 +40,15 @@ def memory_line(n: int, hit: Hit) -> str:
     return f"[{n}] ({format_date(hit.created_at)}, {hit.source}) {text}"
 
 
-def answer_prompt(question: str, hits: Sequence[Hit], max_chars_per_memory: int = 600) -> str:
-    """The completion prompt for `question` given the recalled `hits`, best first."""
+def answer_prompt(question: str, hits: Sequence[Hit], max_chars_per_memory: int = 600,
+                  history: Sequence[tuple[str, str]] = ()) -> str:
+    """The completion prompt for `question` given the recalled `hits`, best first, and the
+    conversation's most recent (role, text) messages."""
     lines = [memory_line(i, h)[:max_chars_per_memory] for i, h in enumerate(hits, start=1)]
     memories = "\n".join(lines) if lines else "(none)"
-    return f"{INSTRUCTION}{EXAMPLES}Memories:\n{memories}\nQuestion: {question.strip()}\nAnswer:"
+    recent = ""
+    if history:
+        said = [f"{role.title()}: {' '.join(text.split())[:200]}" for role, text in history]
+        recent = "Recent conversation:\n" + "\n".join(said) + "\n"
+    return (f"{INSTRUCTION}{EXAMPLES}Memories:\n{memories}\n{recent}"
+            f"Question: {question.strip()}\nAnswer:")

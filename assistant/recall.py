@@ -10,14 +10,14 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from assistant.ltmt import FEATURES, LTMT, load_checkpoint
-from assistant.timeparse import time_window
+from assistant.timeparse import find_time_refs, time_window
 from memory_store.records import Hit
 from memory_store.store import MemoryStore
 
@@ -71,6 +71,22 @@ def candidate_features(hits: Sequence[Hit], question: str, now: datetime) -> np.
     return out
 
 
+def in_window(hit: Hit, window: tuple[date, date]) -> bool:
+    """Said within the window, or mentions a date inside it ("born on 3 May 1990")."""
+    if window[0] <= hit.created_at.date() <= window[1]:
+        return True
+    return any(r.start <= window[1] and r.end >= window[0]
+               for r in find_time_refs(hit.text, hit.created_at))
+
+
+def _window_first(hits: list[Hit], window: tuple[date, date] | None) -> list[Hit]:
+    # A question naming a time ("last week", "in May") wants memories of that time first.
+    if window is None:
+        return hits
+    inside = {h.id for h in hits if in_window(h, window)}
+    return sorted(hits, key=lambda h: h.id not in inside)  # stable: model order within each
+
+
 def state_to_bytes(state: torch.Tensor) -> bytes:
     buf = io.BytesIO()
     torch.save(state.detach().cpu(), buf)
@@ -116,17 +132,27 @@ class Recaller:
     @torch.inference_mode()
     def recall(self, text: str, x: np.ndarray, state: torch.Tensor | None, k: int,
                now: datetime | date | None = None, exclude: Sequence[int] = (),
-               depth: int | None = None) -> Recall:
-        """The top k memories for `text` (embedding `x`) and the updated state."""
+               depth: int | None = None, window: tuple[date, date] | None = None) -> Recall:
+        """The top k memories for `text` (embedding `x`) and the updated state.
+
+        With a time `window` (from the user's own words), memories of that time join the
+        candidates through a filtered search and are ranked first."""
         now = now or datetime.now()
         now = now if isinstance(now, datetime) else datetime(now.year, now.month, now.day)
         depth = depth or self.depth
         xt = torch.from_numpy(np.asarray(x, np.float32)).reshape(1, -1)
         query = xt if self.model is None else self.model.query(xt, state)
         hits = self.store.search(query[0].numpy(), text, max(depth, k) + len(exclude))
-        hits = [h for h in hits if h.id not in set(exclude)][:max(depth, k)]
+        if window is not None:
+            seen = {h.id for h in hits}
+            since = datetime(window[0].year, window[0].month, window[0].day)
+            until = datetime(window[1].year, window[1].month, window[1].day) + timedelta(days=1)
+            hits += [h for h in self.store.search(query[0].numpy(), text, k + len(exclude),
+                                                  since=since, until=until) if h.id not in seen]
+        cap = max(depth, k) + (k if window is not None else 0)
+        hits = [h for h in hits if h.id not in set(exclude)][:cap]
         if self.model is None:
-            return Recall(hits[:k], None)
+            return Recall(_window_first(hits, window)[:k], None)
         if not hits:
             return Recall([], self.model.write(state, xt, torch.zeros_like(xt)))
         mem = torch.from_numpy(self.store.embeddings([h.id for h in hits])).unsqueeze(0)
@@ -136,8 +162,6 @@ class Recaller:
         new_state = self.model.write(state, xt, read)
         weights = torch.softmax(logits[0], -1).tolist()
         order = sorted(range(len(hits)), key=lambda i: -logits[0, i].item())
-        ranked = []
-        for i in order[:k]:
+        for i in order:
             hits[i].weight = weights[i]
-            ranked.append(hits[i])
-        return Recall(ranked, new_state)
+        return Recall(_window_first([hits[i] for i in order], window)[:k], new_state)

@@ -1,0 +1,40 @@
+"""Every memory to a JSON or Markdown file the user owns (memory browser, /export)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from memory_store.records import iso
+from memory_store.store import MemoryStore
+
+PAGE = 1000
+
+
+def export_memories(store: MemoryStore, path: Path) -> int:
+    """Write all memories, newest first, to `path` by its suffix; returns how many."""
+    suffix = path.suffix.lower()
+    if suffix not in {".json", ".md"}:
+        raise ValueError(f"cannot export to {path}: use a .json or .md file name")
+    hits, offset = [], 0
+    while page := store.list_memories(limit=PAGE, offset=offset):
+        hits += page
+        offset += PAGE
+    if suffix == ".json":
+        body = json.dumps([h.to_json() for h in hits], ensure_ascii=False, indent=2) + "\n"
+    else:
+        lines = ["# Memories", ""]
+        for h in hits:
+            flags = " (pinned)" if h.pinned else ""
+            flags += f" (superseded by #{h.superseded_by})" if h.superseded_by else ""
+            lines += [f"## #{h.id} {h.kind}, {iso(h.created_at)[:10]}{flags}",
+                      f"Source: {h.source}", "", h.text, ""]
+        body = "\n".join(lines)
+    path = path.expanduser()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(body, encoding="utf-8")
+    os.chmod(tmp, 0o600)  # the export is as private as the data folder
+    os.replace(tmp, path)
+    return len(hits)

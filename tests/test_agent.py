@@ -1,0 +1,241 @@
+"""The agent without any UI: real store, encoder, LTM-T weights and SmolLM2."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+
+import pytest
+
+from assistant.agent import Agent, is_question
+from assistant.commands import Command, CommandError, parse
+from assistant.facts import Statement, conflicts, statements
+from assistant.recall import STATE_NAME
+from assistant.timeparse import time_window
+from memory_store.store import MemoryStore
+
+
+@pytest.fixture
+def agent(settings, encoder, generator):
+    a = Agent(settings, encoder=encoder, generator=generator)
+    yield a
+    a.close()
+
+
+# Parsing: cheap, no models ----------------------------------------------------------------
+
+@pytest.mark.parametrize("line, expected", [
+    ("remember that my locker code is 4512", Command("remember", "my locker code is 4512")),
+    ("Please remember my dentist is Dr Alves.", Command("remember", "my dentist is Dr Alves")),
+    ("/remember the wifi password is tulip", Command("remember", "the wifi password is tulip")),
+    ("forget my locker code", Command("forget", "my locker code")),
+    ("Forget what I said about Rome", Command("forget", "Rome")),
+    ("/forget locker", Command("forget", "locker")),
+    ("/new", Command("new", "")),
+    ("/search Porto", Command("search", "Porto")),
+    ("Remember when we went to Rome?", Command("chat", "Remember when we went to Rome?")),
+    ("Do you remember my cat?", Command("chat", "Do you remember my cat?")),
+    ("I always forget my keys", Command("chat", "I always forget my keys")),
+])
+def test_parse_commands(line, expected):
+    assert parse(line) == expected
+
+
+@pytest.mark.parametrize("line", ["/frobnicate", "/remember", "/import   "])
+def test_bad_commands_say_what_to_do(line):
+    with pytest.raises(CommandError, match="/"):
+        parse(line)
+
+
+@pytest.mark.parametrize("text, subject, value", [
+    ("I live in Lisbon.", "residence", "lisbon"),
+    ("I moved to Berlin last month.", "residence", "berlin"),
+    ("Guess what, I've just moved to Berlin, Germany!", "residence", "berlin"),
+    ("I work at Acme Corp and I love it", "employer", "acme corp"),
+    ("My favourite colour is green.", "favourite colour", "green"),
+    ("I'm 34 years old", "age", "34"),
+])
+def test_statements_about_the_user(text, subject, value):
+    assert statements(text) == [Statement(subject, value)]
+
+
+def test_unrelated_sentences_state_nothing():
+    assert statements("My sister Ana was born on the 3rd of May 1990 in Porto.") == []
+    assert statements("I visited Lisbon in 2019 and loved it.") == []
+    assert conflicts(Statement("residence", "berlin"), "lisbon")
+    assert not conflicts(Statement("residence", "berlin"), "berlin, germany")
+
+
+def test_questions_and_statements():
+    assert is_question("When was my sister Ana born?")
+    assert is_question("tell me what I said about Rome")
+    assert not is_question("My sister Ana was born on the 3rd of May 1990 in Porto.")
+
+
+# Turns ------------------------------------------------------------------------------------
+
+def test_user_message_is_stored_before_generation(agent):
+    cid = agent.new_conversation("t")
+    answer = agent.chat_turn(cid, "Where does my brother live?")
+    # Nothing has been generated yet: the message and its memory must already be there.
+    assert [(m.role, m.text) for m in agent.transcript(cid)] == [
+        ("user", "Where does my brother live?")]
+    assert agent.store.stats()["by_kind"] == {"turn": 1}
+    assert agent.store.get_state(cid, STATE_NAME) is None
+    text = "".join(answer)
+    assert text.strip() == answer.text and not answer.cancelled
+    roles = [m.role for m in agent.transcript(cid)]
+    assert roles == ["user", "assistant"]
+    assert agent.store.get_state(cid, STATE_NAME) is not None  # LTM-T state after the answer
+
+
+def test_stopped_answer_keeps_what_was_written(agent):
+    cid = agent.new_conversation("t")
+    answer = agent.chat_turn(cid, "What is my favourite food?")
+    first = next(iter(answer))
+    answer.close()
+    assert answer.cancelled
+    transcript = agent.transcript(cid)
+    assert transcript[-1].role == "assistant"
+    assert transcript[-1].text == first.strip() + " [stopped]"
+    assert agent.store.get_state(cid, STATE_NAME) is not None
+    answer.close()  # idempotent
+    assert len(agent.transcript(cid)) == 2
+
+
+def test_statement_is_acknowledged_and_remembered_with_its_date(agent):
+    cid = agent.new_conversation("t")
+    now = datetime(2026, 5, 14, 9, 30)
+    answer = agent.chat_turn(cid, "Yesterday I met Rui at the climbing gym.", now=now)
+    assert "".join(answer) == "Noted. I will remember that."
+    (memory,) = agent.store.list_memories()
+    assert memory.text == ("[14 May 2026] User: Yesterday [13 May 2026] I met Rui at the "
+                           "climbing gym.")
+
+
+def test_something_said_in_one_conversation_is_recalled_in_another(agent):
+    first = agent.new_conversation("first")
+    said = datetime.now() - timedelta(days=3)
+    "".join(agent.chat_turn(first, "My sister Ana was born on the 3rd of May 1990 in Porto.",
+                            now=said))
+    "".join(agent.chat_turn(first, "I prefer tea to coffee.", now=said))
+    later = agent.new_conversation("later")
+    answer = agent.chat_turn(later, "When was my sister Ana born?")
+    "".join(answer)
+    assert "Ana was born" in answer.sources[0].text
+    assert answer.sources[0].source == f"conversation:{first}#turn=1"
+    assert answer.sources[0].weight is not None  # ranked by LTM-T
+
+
+def test_time_words_in_a_question_bring_that_time_first(agent):
+    cid = agent.new_conversation("t")
+    today = datetime(2026, 6, 20, 12, 0)
+    for days, text in [(40, "I went to a concert in Lisbon."), (30, "I went to a concert."),
+                       (6, "I cooked a mushroom risotto."), (1, "I went to the cinema.")]:
+        agent.remember(cid, text, now=today - timedelta(days=days))
+    r = agent.recaller
+    question = "Where did I go last week?"
+    x = agent.encoder.encode_one(question)
+    plain = r.recall(question, x, r.initial_state(), 3, today).hits
+    assert "risotto" not in plain[0].text  # without the window another memory leads
+    window = time_window(question, today)  # Monday 8 to Sunday 14 June
+    hits = r.recall(question, x, r.initial_state(), 3, today, window=window).hits
+    assert "risotto" in hits[0].text
+
+
+# Memory requests --------------------------------------------------------------------------
+
+def test_remember_stores_a_pinned_fact_that_answers_later(agent):
+    cid = agent.new_conversation("t")
+    hit, found = agent.remember(cid, "my locker code is 4512",
+                                said="remember that my locker code is 4512")
+    assert hit.kind == "fact" and hit.pinned and found == []
+    assert [m.role for m in agent.transcript(cid)] == ["user", "assistant"]
+    assert agent.recall("What is my locker code?")[0].id == hit.id
+
+
+def test_forget_deletes_only_what_was_confirmed(agent):
+    cid = agent.new_conversation("t")
+    keep, _ = agent.remember(cid, "my bike lock code is 1234")
+    drop, _ = agent.remember(cid, "my locker code is 4512")
+    candidates = agent.forget_candidates("locker code")
+    assert drop.id in [h.id for h in candidates]
+    assert agent.store.get(drop.id) is not None  # finding candidates deletes nothing
+    assert agent.forget([drop.id]) == 1
+    assert agent.store.get(drop.id) is None and agent.store.get(keep.id) is not None
+    assert drop.id not in [h.id for h in agent.recall("locker code", k=10)]
+
+
+def test_a_newer_statement_supersedes_the_older_and_answers_prefer_it(agent):
+    cid = agent.new_conversation("t")
+    then = datetime(2026, 3, 1, 10, 0)
+    "".join(agent.chat_turn(cid, "I live in Lisbon.", now=then))
+    answer = agent.chat_turn(cid, "I moved to Berlin last month.", now=then + timedelta(days=60))
+    "".join(answer)
+    (conflict,) = answer.conflicts
+    assert conflict.subject == "residence"
+    assert "Lisbon" in conflict.old.text and "Berlin" in conflict.new.text
+    assert conflict.old.created_at < conflict.new.created_at
+    old = agent.store.get(conflict.old.id)
+    assert old.superseded_by == conflict.new.id  # kept, marked
+    hits = agent.recall("Where do I live?", k=6)
+    ids = [h.id for h in hits]
+    assert conflict.new.id in ids
+    if old.id in ids:  # whenever the old one is recalled, the newer follows it
+        assert ids.index(conflict.new.id) == ids.index(old.id) + 1
+    # A repeat of the same fact is no conflict.
+    again = agent.chat_turn(cid, "I live in Berlin now.")
+    "".join(again)
+    assert again.conflicts == []
+
+
+# Summaries, conversations, export ---------------------------------------------------------
+
+def test_summary_memory_is_written_once_per_change(agent):
+    cid = agent.new_conversation("Trip planning")
+    "".join(agent.chat_turn(cid, "We are planning a trip to Kyoto in April."))
+    "".join(agent.chat_turn(cid, "My friend Tomas will join us."))
+    summary = agent.summarize(cid)
+    assert summary.kind == "summary" and summary.source == f"conversation:{cid}#summary"
+    assert "Trip planning" in summary.text
+    assert summary.meta["method"] in {"generator", "extractive"}
+    assert agent.summarize(cid).id == summary.id  # nothing new: unchanged
+    "".join(agent.chat_turn(cid, "We will stay near Gion."))
+    newer = agent.summarize(cid)
+    assert newer.id != summary.id
+    assert [h.id for h in agent.store.conversation_memories(cid, "summary")] == [newer.id]
+
+
+def test_delete_conversation_removes_its_memories_everywhere(agent, settings, encoder):
+    gone = agent.new_conversation("gone")
+    kept = agent.new_conversation("kept")
+    "".join(agent.chat_turn(gone, "The zorblat password is heliotrope."))
+    "".join(agent.chat_turn(kept, "The garden gate code is 9090."))
+    agent.delete_conversation(gone)
+    assert [c.id for c in agent.conversations()] == [kept]
+    assert all("zorblat" not in h.text for h in agent.search("zorblat password", 10))
+    agent.close()
+    with MemoryStore(settings.home, embedding_model=encoder.name, dim=encoder.dim) as again:
+        assert again.stats()["vector_index"] == again.stats()["memories"] == 1
+
+
+def test_search_conversations_finds_the_chat(agent):
+    a = agent.new_conversation("about the boat")
+    b = agent.new_conversation("about dinner")
+    "".join(agent.chat_turn(a, "The sailing boat is moored in Cascais."))
+    "".join(agent.chat_turn(b, "Dinner is at eight on Friday."))
+    found = agent.search_conversations("where is the sailing boat moored")
+    assert found[0][0] == a
+
+
+def test_export_json_and_markdown(agent, tmp_path):
+    cid = agent.new_conversation("t")
+    agent.remember(cid, "my locker code is 4512")
+    n = agent.export(tmp_path / "out" / "memories.json")
+    rows = json.loads((tmp_path / "out" / "memories.json").read_text())
+    assert n == len(rows) == 1 and rows[0]["pinned"] and "4512" in rows[0]["text"]
+    assert (tmp_path / "out" / "memories.json").stat().st_mode & 0o777 == 0o600
+    agent.export(tmp_path / "memories.md")
+    assert "(pinned)" in (tmp_path / "memories.md").read_text()
+    with pytest.raises(ValueError, match=r"memories\.csv.*\.json or \.md"):
+        agent.export(tmp_path / "memories.csv")
