@@ -110,28 +110,12 @@ def cmd_memories(agent, args) -> int:
     return 0
 
 
-def cmd_chat(agent, args) -> int:
-    conversation = agent.store.create_conversation(title="terminal chat")
-    print("Chat with your memory. Each line is answered from memory and remembered. "
-          "Ctrl+D or /quit to leave.")
-    while True:
-        try:
-            line = input("you> ").strip()
-        except (EOFError, KeyboardInterrupt):
-            print()
-            return 0
-        if line in {"/quit", "/exit"}:
-            return 0
-        if not line:
-            continue
-        answer = agent.chat_turn(conversation, line)
-        print("assistant> ", end="", flush=True)
-        for piece in answer:
-            print(piece, end="", flush=True)
-        print()
-        for n, h in enumerate(answer.sources[:3], start=1):
-            snippet = " ".join(h.text.split())[:80]
-            print(f"   [{n}] {h.source} ({iso(h.created_at)[:10]}): {snippet}")
+def run_chat(settings, args) -> int:
+    """The TUI; it opens its own agent in a worker, so the first screen shows at once."""
+    from assistant.tui.app import create_app
+
+    create_app(settings, use_ltmt=not args.no_ltmt, import_root=Path.cwd()).run()
+    return 0
 
 
 def cmd_bench(agent, args) -> int:
@@ -182,7 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     c = sub.add_parser("chat", help="chat in the terminal")
     c.add_argument("--no-ltmt", action="store_true", help="plain hybrid retrieval (ablation)")
-    c.set_defaults(fn=cmd_chat)
+    c.set_defaults(fn=run_chat)
     a = sub.add_parser("ask", help="answer one question from memory")
     a.add_argument("question")
     a.add_argument("-k", type=int, default=None, help="memories in the prompt")
@@ -244,6 +228,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     _setup_logging(settings, args.verbose)
+    if args.fn is run_chat:
+        return run_chat(settings, args)
     from assistant.agent import Agent
 
     try:

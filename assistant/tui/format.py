@@ -1,0 +1,47 @@
+"""How memories and sources read on screen (plain functions, no widgets)."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+from memory_store.records import Hit
+
+_TURN = re.compile(r"^conversation:(?P<cid>\d+)#turn=(?P<turn>\d+)$")
+_SUMMARY = re.compile(r"^conversation:(?P<cid>\d+)#summary$")
+
+
+def local_day(when: datetime) -> str:
+    """A stored (naive UTC) time as the user's local date: 3 May 2026."""
+    local = when.replace(tzinfo=UTC).astimezone()
+    return f"{local.day} {local:%b %Y}"
+
+
+def source_label(hit: Hit, titles: dict[int, str] | None = None) -> str:
+    """`report.pdf#page=2` -> `report.pdf, page 2`; a chat turn -> `"Title", turn 3`."""
+    titles = titles or {}
+    if m := _TURN.match(hit.source):
+        title = titles.get(int(m["cid"]), f"conversation {m['cid']}")
+        return f"\u201c{title}\u201d, turn {m['turn']}"
+    if m := _SUMMARY.match(hit.source):
+        return f"summary of \u201c{titles.get(int(m['cid']), 'conversation ' + m['cid'])}\u201d"
+    path, _, where = hit.source.partition("#")
+    if where.startswith("page="):
+        return f"{path}, page {where[5:]}"
+    return f"{path}, {where}" if where else path or hit.kind
+
+
+def snippet(text: str, limit: int = 160) -> str:
+    """The memory text on one line, without its leading "[date]" (shown separately)."""
+    flat = " ".join(text.split())
+    flat = re.sub(r"^\[\d{1,2} \w+ \d{4}\] ", "", flat)
+    return flat if len(flat) <= limit else flat[: limit - 1] + "\u2026"
+
+
+def flags(hit: Hit) -> str:
+    out = []
+    if hit.pinned:
+        out.append("pinned")
+    if hit.superseded_by is not None:
+        out.append(f"superseded by #{hit.superseded_by}")
+    return f" [{', '.join(out)}]" if out else ""

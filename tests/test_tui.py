@@ -1,0 +1,296 @@
+"""The real Textual app, headless, with the real store, encoder, LTM-T and SmolLM2."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from textual.widgets import Button, DataTable, ProgressBar, RichLog, SelectionList
+
+from assistant.agent import Agent
+from assistant.tui.app import MemoryApp, create_app
+from assistant.tui.screens.confirm_forget import ConfirmForget
+from assistant.tui.screens.memory_browser import MemoryBrowser
+from assistant.tui.widgets.chat_log import MessageView
+from assistant.tui.widgets.conversation_list import ConversationItem
+from assistant.tui.widgets.memory_panel import MemoryItem
+
+SIZE = (140, 40)
+
+
+class SlowGenerator:
+    """The real SmolLM2, paced and without stop strings, so an answer is still being
+    written when the test presses Esc."""
+
+    def __init__(self, real) -> None:
+        self.real = real
+        self.name = real.name
+
+    def load(self) -> None:
+        self.real.load()
+
+    def stream(self, prompt, *, max_new_tokens=64, stop=("\n",)):
+        for piece in self.real.stream(prompt, max_new_tokens=max_new_tokens, stop=()):
+            time.sleep(0.05)
+            yield piece
+
+
+def app_for(settings, encoder, generator, **kw) -> MemoryApp:
+    return create_app(settings, encoder=encoder, generator=generator,
+                      import_root=Path("."), **kw)
+
+
+async def until(pilot, condition, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting for the app"
+        await pilot.pause(0.05)
+
+
+def answering(app: MemoryApp) -> bool:
+    return app.answering or any(w.group == "answer" and w.is_running for w in app.workers)
+
+
+async def send(pilot, app: MemoryApp, text: str) -> None:
+    app.query_one("#prompt").value = text
+    await pilot.press("enter")
+    await pilot.pause(0.1)
+    await until(pilot, lambda: not answering(app) and not [
+        w for w in app.workers if w.group == "memory" and w.is_running])
+
+
+def messages(app: MemoryApp) -> list[tuple[str, str]]:
+    return [(v.role, v.source) for v in app.query(MessageView)]
+
+
+async def test_first_screen_then_models_load_in_a_worker(settings, encoder, generator):
+    app = app_for(settings, encoder, generator)
+    async with app.run_test(size=SIZE) as pilot:
+        # Mounted with the input usable while the models are still loading.
+        assert app.query_one("#prompt").has_focus
+        await until(pilot, lambda: app.ready)
+        assert str(app.query_one("#status").render()) == "ready"
+        assert "smollm2" in app.sub_title
+
+
+async def test_message_streams_an_answer_and_fills_the_memory_panel(settings, encoder,
+                                                                    generator):
+    app = app_for(settings, encoder, generator)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.ready)
+        await send(pilot, app, "My sister Ana was born on the 3rd of May 1990 in Porto.")
+        await send(pilot, app, "I adopted a grey cat called Miso.")
+        await send(pilot, app, "When was my sister Ana born?")
+        shown = messages(app)
+        assert [r for r, _ in shown] == ["user", "assistant"] * 3
+        assert shown[-1][1].strip()  # the streamed answer is on screen
+        items = list(app.query(MemoryItem))
+        assert items and "Ana was born" in items[0].hit.text
+        head = str(items[0].query_one(".memory-head").render())
+        assert "%" in head and "turn 1" in head  # LTM-T weight and the source
+        # Enter on a recalled memory opens it.
+        app.query_one("#memories").focus()
+        await pilot.press("enter")
+        await pilot.pause(0.1)
+        assert type(app.screen).__name__ == "MemoryDetail"
+        await pilot.press("escape")
+
+
+async def test_restart_restores_conversations_and_recalls_across_them(settings, encoder,
+                                                                      generator, tmp_path):
+    app = app_for(settings, encoder, generator)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.ready)
+        await send(pilot, app, "My sister Ana was born on the 3rd of May 1990 in Porto.")
+        await pilot.press("ctrl+q")  # writes the summary memory, then exits
+        await until(pilot, lambda: not app.is_running, timeout=60)
+
+    again = app_for(settings, encoder, generator)
+    async with again.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: again.ready)
+        assert len(again.query(ConversationItem)) == 1
+        assert messages(again)[0] == ("user",
+                                      "My sister Ana was born on the 3rd of May 1990 in Porto.")
+        await send(pilot, again, "/new")
+        assert messages(again) == []
+        await send(pilot, again, "When was my sister Ana born?")
+        items = list(again.query(MemoryItem))
+        ana = [i for i in items if "User: My sister Ana was born" in i.hit.text]
+        assert ana, [i.hit.text for i in items]
+        head = str(ana[0].query_one(".memory-head").render())
+        assert "turn 1" in head and str(ana[0].hit.created_at.year) in head
+        assert len(again.query(ConversationItem)) == 2
+
+    # The same memory answers the command line, from the same data folder.
+    env = {**os.environ, "ASSISTANT_HOME": str(settings.home),
+           "ASSISTANT_CACHE": str(generator.cache_dir)}
+    out = subprocess.run([sys.executable, "-m", "assistant.cli", "ask", "Where was Ana born?",
+                          "--json"], capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 0, out.stderr
+    sources = json.loads(out.stdout)["sources"]
+    assert any(s["source"].endswith("#turn=1") and "Ana was born" in s["text"] for s in sources)
+
+
+async def test_escape_stops_the_answer_and_keeps_the_input_usable(settings, encoder,
+                                                                  generator):
+    app = app_for(replace(settings, max_new_tokens=400), encoder, SlowGenerator(generator))
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.ready)
+        app.query_one("#prompt").value = "Tell me a long story about a lighthouse keeper."
+        await pilot.press("enter")
+        await until(pilot, lambda: len(messages(app)) == 2 and messages(app)[1][1].strip())
+        await pilot.press("escape")
+        await until(pilot, lambda: not answering(app), timeout=30)
+        assert messages(app)[1][1].endswith("*[stopped]*")
+        assert app.query_one("#prompt").has_focus
+        with Agent(settings, encoder=encoder, generator=generator) as agent:
+            (conv,) = agent.conversations()
+            stored = agent.transcript(conv.id)
+        assert stored[-1].role == "assistant" and stored[-1].text.endswith("[stopped]")
+        assert len(stored[-1].text.split()) < 300  # it stopped well before 400 tokens
+
+
+async def test_import_shows_progress_and_each_error(settings, encoder, generator, tmp_path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "notes.md").write_text("# Boat\n\nThe sailing boat Gaivota is moored in Cascais.\n")
+    (docs / "broken.pdf").write_bytes(os.urandom(300))
+    app = app_for(settings, encoder, generator)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.ready)
+        app.query_one("#prompt").value = f"/import {docs}"
+        await pilot.press("enter")
+        await until(pilot, lambda: type(app.screen).__name__ == "ImportScreen")
+        screen = app.screen
+        await until(pilot, lambda: not screen.running and screen.query_one(RichLog).lines)
+        bar = screen.query_one(ProgressBar)
+        assert bar.total == 2 and bar.progress == 2
+        log = "\n".join(line.text for line in screen.query_one(RichLog).lines)
+        assert "imported notes.md: 1 memories" in log
+        assert "broken.pdf" in log and "error" in log
+        assert "1 imported" in log and "1 failed" in log
+        await pilot.press("escape")
+        # The browser finds the imported knowledge.
+        await pilot.press("ctrl+b")
+        await until(pilot, lambda: isinstance(app.screen, MemoryBrowser))
+        browser = app.screen
+        await until(pilot, lambda: browser.hits)
+        assert any("Gaivota" in h.text and h.source.startswith("notes.md")
+                   for h in browser.hits)
+        assert browser.query_one(DataTable).row_count == len(browser.hits)
+
+
+async def test_remember_forget_with_confirmation_and_contradiction(settings, encoder,
+                                                                   generator):
+    app = app_for(settings, encoder, generator)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.ready)
+        await send(pilot, app, "remember that my locker code is 4512")
+        assert messages(app)[-1] == ("assistant", "I will remember that: my locker code is 4512")
+        fact = app.agent.search("locker code", 1)[0]
+        assert fact.pinned and fact.kind == "fact"
+
+        await send(pilot, app, "forget my locker code")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmForget))
+        assert fact.id in app.screen.query_one(SelectionList).selected
+        assert app.agent.memory(fact.id) is not None  # nothing deleted before confirming
+        app.screen.query_one("#forget", Button).press()
+        await until(pilot, lambda: not isinstance(app.screen, ConfirmForget))
+        assert app.agent.memory(fact.id) is None
+
+        await send(pilot, app, "I live in Lisbon.")
+        await send(pilot, app, "I moved to Berlin.")
+        note = [text for role, text in messages(app) if role == "note"]
+        assert note and "Berlin" in note[-1] and "Lisbon" in note[-1]
+        assert note[-1].count(str(time.gmtime().tm_year)) == 2  # both dates shown
+
+
+async def test_conversation_search_rename_and_delete(settings, encoder, generator):
+    app = app_for(settings, encoder, generator)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.ready)
+        await send(pilot, app, "The sailing boat is moored in Cascais.")
+        await send(pilot, app, "/new")
+        await send(pilot, app, "Dinner is at eight on Friday.")
+        assert len(app.query(ConversationItem)) == 2
+        app.query_one("#conv-search").value = "where is the boat moored"
+        app.query_one("#conv-search").focus()
+        await pilot.press("enter")
+        await until(pilot, lambda: len(app.query(ConversationItem)) == 1)
+        assert "sailing boat" in str(app.query_one(".conv-match").render())
+        app.query_one("#conversations").focus()
+        await pilot.press("r")
+        await until(pilot, lambda: type(app.screen).__name__ == "TextPrompt")
+        app.screen.query_one("Input").value = "Boat"
+        await pilot.press("enter")
+        await until(pilot, lambda: "Boat" in app.titles.values())
+        app.query_one("#conversations").focus()
+        await pilot.press("d")
+        await until(pilot, lambda: type(app.screen).__name__ == "TextPrompt")
+        await pilot.press("enter")
+        await until(pilot, lambda: len(app.agent.conversations()) == 1)
+        # The cursor was on the open conversation ("Dinner ..."): it is gone, and the chat
+        # is a fresh one.
+        assert list(app.titles.values()) == ["Boat"]
+        assert messages(app) == []
+
+
+@pytest.fixture
+def snapshot_home(settings, encoder, generator):
+    """A data folder with two fixed conversations and memories (fixed dates)."""
+    from datetime import datetime
+
+    with Agent(settings, encoder=encoder, generator=generator) as agent:
+        trip = agent.new_conversation("Trip to Kyoto")
+        agent.store.add_message(trip, "user", "We are planning a trip to Kyoto in April.",
+                                datetime(2026, 3, 2, 10, 0))
+        agent.store.add_message(trip, "assistant", "Noted. I will remember that.",
+                                datetime(2026, 3, 2, 10, 0, 1))
+        agent.remember(None, "my passport expires in June 2027", now=datetime(2026, 3, 3, 9))
+        agent.remember(None, "Tomas is allergic to peanuts", now=datetime(2026, 3, 4, 9))
+    return settings
+
+
+def test_snapshot_main_screen(snap_compare, snapshot_home, encoder, generator):
+    app = app_for(snapshot_home, encoder, generator)
+
+    async def ready(pilot):
+        await until(pilot, lambda: app.ready)
+        await pilot.pause(0.2)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=ready)
+
+
+def test_snapshot_memory_browser(snap_compare, snapshot_home, encoder, generator):
+    app = app_for(snapshot_home, encoder, generator)
+
+    async def browse(pilot):
+        await until(pilot, lambda: app.ready)
+        await pilot.press("ctrl+b")
+        await until(pilot, lambda: isinstance(app.screen, MemoryBrowser) and app.screen.hits)
+        await pilot.pause(0.2)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=browse)
+
+
+def test_snapshot_import_screen(snap_compare, snapshot_home, encoder, generator, tmp_path,
+                                monkeypatch):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "notes.md").write_text("# Notes\n\nnothing yet\n")
+    monkeypatch.chdir(docs)  # the file tree starts at "." so the picture is the same anywhere
+    app = app_for(snapshot_home, encoder, generator)
+
+    async def open_import(pilot):
+        await until(pilot, lambda: app.ready)
+        await pilot.press("ctrl+o")
+        await until(pilot, lambda: type(app.screen).__name__ == "ImportScreen")
+        await pilot.pause(0.3)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=open_import)
