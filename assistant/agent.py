@@ -139,15 +139,17 @@ class Agent:
         return getattr(self._generator, "name", "SmolLM2-135M-Instruct (embedded)")
 
     def load(self, report: Callable[[str], None] = lambda _: None) -> None:
-        """Load every model now, one after another (their lazy imports race in threads)."""
-        report("loading the encoder")
-        self.encoder.load()
-        report("loading LTM-T")
-        _ = self.recaller
-        report("loading the language model")
-        gen = self.generator
-        if hasattr(gen, "load"):
-            gen.load()
+        """Load every model now, one after another (their lazy imports race in threads);
+        anything else that needs the agent's lock waits until they are loaded."""
+        with self._lock:
+            report("loading the encoder")
+            self.encoder.load()
+            report("loading LTM-T")
+            _ = self.recaller
+            report("loading the language model")
+            gen = self.generator
+            if hasattr(gen, "load"):
+                gen.load()
         report("ready")
 
     def close(self) -> None:

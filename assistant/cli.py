@@ -126,6 +126,13 @@ def cmd_bench(agent, args) -> int:
     return 0
 
 
+def cmd_bench_startup(agent, args) -> int:
+    from assistant.bench_startup import startup
+
+    print(json.dumps(startup(args.runs)))
+    return 0
+
+
 def cmd_bench_locomo(agent, args) -> int:
     from assistant import bench_locomo
 
@@ -197,6 +204,9 @@ def build_parser() -> argparse.ArgumentParser:
     sc.add_argument("--queries", type=int, default=200)
     sc.add_argument("--json", action="store_true")
     sc.set_defaults(fn=cmd_bench)
+    st = bsub.add_parser("startup", help="seconds until the chat app's first screen")
+    st.add_argument("--runs", type=int, default=5)
+    st.set_defaults(fn=cmd_bench_startup)
     lo = bsub.add_parser("locomo", help="evidence recall on LoCoMo conversations")
     lo.add_argument("files", nargs="+")
     lo.add_argument("--out", default="results.jsonl")

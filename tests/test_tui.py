@@ -294,3 +294,19 @@ def test_snapshot_import_screen(snap_compare, snapshot_home, encoder, generator,
         await pilot.pause(0.3)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=open_import)
+
+
+def _modules_after(import_line: str) -> set[str]:
+    code = f"import sys; {import_line}; print(' '.join({{m.split('.')[0] for m in sys.modules}}))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    return set(out.stdout.split())
+
+
+def test_layout_rules_hold_at_import_time():
+    """The app imports neither torch nor SQLAlchemy (it calls the agent, opened in a
+    worker); the agent imports no Textual. Each checked in a fresh interpreter."""
+    assert not _modules_after("import assistant.tui.app") & {"torch", "sqlalchemy", "faiss",
+                                                             "transformers"}
+    assert "textual" not in _modules_after("import assistant.agent")
