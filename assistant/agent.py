@@ -244,8 +244,9 @@ class Agent:
         """Import files and folders as knowledge; `on_file` reports each file (see pipeline)."""
         from assistant.ingest.pipeline import import_paths
 
-        with self._lock:
-            return import_paths(self.store, self.encoder, paths, progress=False, on_file=on_file)
+        with self._lock:  # waits for a model load in progress (its imports race)
+            self.encoder.load()
+        return import_paths(self.store, self.encoder, paths, progress=False, on_file=on_file)
 
     def export(self, path: Path) -> int:
         """Write every memory to `path` (.json or .md); returns how many."""
@@ -311,14 +312,13 @@ class Agent:
         old = self.store.conversation_memories(conversation_id, kind="summary")
         if old and (old[-1].meta or {}).get("messages") == len(messages):
             return old[-1]  # nothing new since the last summary
-        with self._lock:
-            summary, method = summarize_messages(messages, self.generator)
-            when = messages[-1].created_at
-            title = next((c.title for c in self.conversations() if c.id == conversation_id), "")
-            text = f"[{format_date(when)}] Summary of the conversation \"{title}\": {summary}"
-            memory = NewMemory(kind="summary", text=text, embedding=self.encoder.encode_one(text),
-                               created_at=when, source=f"conversation:{conversation_id}#summary",
-                               meta={"messages": len(messages), "method": method})
+        summary, method = summarize_messages(messages, self.generator)
+        when = messages[-1].created_at
+        title = next((c.title for c in self.conversations() if c.id == conversation_id), "")
+        text = f"[{format_date(when)}] Summary of the conversation \"{title}\": {summary}"
+        memory = NewMemory(kind="summary", text=text, embedding=self.encoder.encode_one(text),
+                           created_at=when, source=f"conversation:{conversation_id}#summary",
+                           meta={"messages": len(messages), "method": method})
         (mid,) = self.store.add_memories([memory], conversation_id=conversation_id)
         self.forget([h.id for h in old])
         return self.store.get(mid)

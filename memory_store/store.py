@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
+import threading
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
@@ -34,6 +36,18 @@ _SQL_TIME = "%Y-%m-%d %H:%M:%S.%f"  # how SQLAlchemy stores DateTime in SQLite
 _SQL_IN_BATCH = 900  # below SQLite's default limit of bound parameters
 
 
+def _index_locked(method):
+    """One thread at a time touches the FAISS index (the chat app searches in one worker
+    while another imports or forgets); SQLite handles its own concurrency."""
+
+    @functools.wraps(method)
+    def locked(self, *args, **kwargs):
+        with self._index_lock:
+            return method(self, *args, **kwargs)
+
+    return locked
+
+
 class EmbeddingMismatchError(RuntimeError):
     """The store holds vectors of another embedding model or dimension."""
 
@@ -47,6 +61,7 @@ class MemoryStore:
         os.chmod(self.home, 0o700)  # memories are private: owner only
         self.embedding_model = embedding_model
         self.dim = dim
+        self._index_lock = threading.RLock()
         self.db_path = self.home / DB_FILE
         self.index_path = self.home / INDEX_FILE
         self._engine = make_engine(self.db_path)
@@ -71,6 +86,7 @@ class MemoryStore:
         self.flush()
         self._engine.dispose()
 
+    @_index_locked
     def flush(self) -> None:
         """Write the FAISS cache if it changed since it was last saved."""
         self._sync_index()
@@ -103,6 +119,7 @@ class MemoryStore:
         self._sync_index(force=True)
         self.flush()
 
+    @_index_locked
     def _sync_index(self, force: bool = False) -> None:
         """Make FAISS hold exactly SQLite's memories; cheap when nothing changed."""
         with self.Session() as s:
@@ -135,6 +152,7 @@ class MemoryStore:
         return Memory(kind=m.kind, text=m.text, source=m.source, created_at=m.created_at,
                       embedding=vec.tobytes(), meta=m.meta, pinned=m.pinned, **links)
 
+    @_index_locked
     def _index_rows(self, rows: Sequence[Memory]) -> None:
         """Mirror committed rows into FAISS (a crash before this is mended by _sync_index)."""
         if rows:
@@ -153,6 +171,7 @@ class MemoryStore:
         self._sync_after_write(rows)
         return [r.id for r in rows]
 
+    @_index_locked
     def _sync_after_write(self, added: Sequence[Memory]) -> None:
         # Our own writes are mirrored directly; the generation check catches other processes.
         before = self._index_generation
@@ -240,6 +259,7 @@ class MemoryStore:
         self._sync_after_write([row] if row else [])
         return ids
 
+    @_index_locked
     def forget(self, memory_id: int) -> bool:
         """Delete a memory from SQLite, FTS and FAISS together; False if it did not exist."""
         with self.Session.begin() as s:
@@ -305,6 +325,7 @@ class MemoryStore:
 
     # Reading -----------------------------------------------------------------------------
 
+    @_index_locked
     def search(self, vector: np.ndarray | None, query: str = "", k: int = 10, *,
                kinds: Sequence[str] | None = None, since: datetime | None = None,
                until: datetime | None = None, depth: int | None = None) -> list[Hit]:

@@ -201,8 +201,8 @@ async def test_remember_forget_with_confirmation_and_contradiction(settings, enc
         assert fact.id in app.screen.query_one(SelectionList).selected
         assert app.agent.memory(fact.id) is not None  # nothing deleted before confirming
         app.screen.query_one("#forget", Button).press()
-        await until(pilot, lambda: not isinstance(app.screen, ConfirmForget))
-        assert app.agent.memory(fact.id) is None
+        await until(pilot, lambda: app.agent.memory(fact.id) is None)
+        assert not isinstance(app.screen, ConfirmForget)
 
         await send(pilot, app, "I live in Lisbon.")
         await send(pilot, app, "I moved to Berlin.")
@@ -239,6 +239,35 @@ async def test_conversation_search_rename_and_delete(settings, encoder, generato
         # is a fresh one.
         assert list(app.titles.values()) == ["Boat"]
         assert messages(app) == []
+
+
+async def test_memory_browser_pins_forgets_and_exports(settings, encoder, generator,
+                                                      tmp_path):
+    with Agent(settings, encoder=encoder, generator=generator) as agent:
+        agent.remember(None, "the spare key is under the blue pot")
+    app = app_for(settings, encoder, generator)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.ready)
+        await send(pilot, app, "/search spare key")
+        await until(pilot, lambda: isinstance(app.screen, MemoryBrowser) and app.screen.hits)
+        browser = app.screen
+        (hit,) = [h for h in browser.hits if "spare key" in h.text]
+        assert hit.pinned
+        browser.query_one(DataTable).focus()
+        await pilot.press("p")
+        await until(pilot, lambda: not app.agent.memory(hit.id).pinned)
+        await pilot.press("e")
+        await until(pilot, lambda: type(app.screen).__name__ == "TextPrompt")
+        out = tmp_path / "export.json"
+        app.screen.query_one("Input").value = str(out)
+        await pilot.press("enter")
+        await until(pilot, lambda: out.exists())
+        assert "spare key" in out.read_text()
+        await pilot.press("d")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmForget))
+        app.screen.query_one("#forget", Button).press()
+        await until(pilot, lambda: app.agent.memory(hit.id) is None)
+        await until(pilot, lambda: all(h.id != hit.id for h in browser.hits))
 
 
 @pytest.fixture

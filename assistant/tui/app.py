@@ -193,18 +193,24 @@ class MemoryApp(App[None]):
 
     def _delete(self, cid: int) -> None:
         def done(title: str | None) -> None:
-            if title is None:
-                return
-            self.agent.delete_conversation(cid)
-            self.notify(f"deleted \u201c{self.titles.get(cid, cid)}\u201d and its memories")
-            if cid == self.conversation_id:
-                self._switch(None, summarise=False)
-            else:
-                self._refresh_conversations()
+            if title is not None:
+                self._delete_now(cid)
 
         self.push_screen(TextPrompt(
             f"Delete \u201c{self.titles.get(cid, cid)}\u201d and everything remembered from "
             "it? Enter to delete, Esc to keep.", "delete"), done)
+
+    @work(thread=True, group="memory")
+    def _delete_now(self, cid: int) -> None:
+        self.agent.delete_conversation(cid)
+        self.call_from_thread(self._deleted, cid)
+
+    def _deleted(self, cid: int) -> None:
+        self.notify(f"deleted \u201c{self.titles.get(cid, cid)}\u201d and its memories")
+        if cid == self.conversation_id:
+            self._switch(None, summarise=False)
+        else:
+            self._refresh_conversations()
 
     def action_search_conversations(self) -> None:
         self.query_one("#conv-search", Input).focus()
@@ -375,10 +381,18 @@ class MemoryApp(App[None]):
             return
 
         def done(ids: list[int] | None) -> None:
-            n = self.agent.forget(ids) if ids else 0
-            self.notify(f"forgot {n} memor{'y' if n == 1 else 'ies'}" if n else "kept them all")
+            if ids:
+                self._forget(ids)
+            else:
+                self.notify("kept them all")
 
         self.push_screen(ConfirmForget(query, hits), done)
+
+    @work(thread=True, group="memory")
+    def _forget(self, ids: list[int]) -> None:
+        # In a worker: forgetting rewrites the FAISS file, which takes a while when large.
+        n = self.agent.forget(ids)
+        self.call_from_thread(self.notify, f"forgot {n} memor{'y' if n == 1 else 'ies'}")
 
     def _do_search(self, query: str, line: str) -> None:
         self.push_screen(MemoryBrowser(self.agent, self.titles, query))

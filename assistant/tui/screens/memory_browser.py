@@ -87,9 +87,13 @@ class MemoryBrowser(Screen[None]):
 
     def _forget(self, ids: list[int] | None) -> None:
         if ids:
-            n = self.agent.forget(ids)
-            self.notify(f"forgot {n} memor{'y' if n == 1 else 'ies'}")
-            self.refresh_hits()
+            self._forget_now(ids)
+
+    @work(thread=True, group="browse-write")
+    def _forget_now(self, ids: list[int]) -> None:
+        n = self.agent.forget(ids)  # rewrites the FAISS file: not on the UI thread
+        self.app.call_from_thread(self.notify, f"forgot {n} memor{'y' if n == 1 else 'ies'}")
+        self.app.call_from_thread(self.refresh_hits)
 
     @on(DataTable.RowSelected)
     def _open(self) -> None:
@@ -107,11 +111,14 @@ class MemoryBrowser(Screen[None]):
                                         str(Path.home() / "memories.md")), self._export)
 
     def _export(self, path: str | None) -> None:
-        if not path:
-            return
+        if path:
+            self._export_now(path)
+
+    @work(thread=True, group="browse-write")
+    def _export_now(self, path: str) -> None:
         try:
             n = self.agent.export(Path(path))
         except (OSError, ValueError) as exc:
-            self.notify(str(exc), severity="error")
+            self.app.call_from_thread(self.notify, str(exc), severity="error")
             return
-        self.notify(f"exported {n} memories to {path}")
+        self.app.call_from_thread(self.notify, f"exported {n} memories to {path}")
