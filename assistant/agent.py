@@ -129,14 +129,30 @@ class Agent:
     def generator(self):
         with self._lock:
             if self._generator is None:
-                from assistant.generator import EmbeddedGenerator
-
-                self._generator = EmbeddedGenerator(cache_dir=self.settings.cache_dir)
+                self._generator = self._make_generator(self.settings.model)
             return self._generator
+
+    def _make_generator(self, spec: str):
+        from assistant.generator import make_generator
+
+        s = self.settings
+        return make_generator(spec, s.cache_dir, model_name=s.model_name,
+                              api_key_env=s.api_key_env, timeout_s=s.request_timeout_s)
 
     @property
     def generator_name(self) -> str:
-        return getattr(self._generator, "name", "SmolLM2-135M-Instruct (embedded)")
+        return getattr(self._generator, "name", self.settings.model)
+
+    def switch_model(self, spec: str) -> str:
+        """Answer with another model from now on (loaded here); returns its name. On
+        failure the current model stays and the error says why."""
+        gen = self._make_generator(spec)
+        if hasattr(gen, "load"):
+            gen.load()
+        with self._lock:
+            self._generator = gen
+            self.settings.model = spec
+        return gen.name
 
     def load(self, report: Callable[[str], None] = lambda _: None) -> None:
         """Load every model now, one after another (their lazy imports race in threads);

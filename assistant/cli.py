@@ -170,6 +170,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--home", type=Path, help="data folder (default: $ASSISTANT_HOME or the "
                    "platform's user data folder)")
     p.add_argument("-v", "--verbose", action="store_true", help="log to stderr too")
+    p.add_argument("--model", help="who answers: embedded, a model folder or .gguf file, or "
+                   "an OpenAI-compatible server URL such as http://localhost:11434/v1 "
+                   "(default: `model` in config.toml)")
     sub = p.add_subparsers(dest="command", required=True)
     c = sub.add_parser("chat", help="chat in the terminal")
     c.add_argument("--no-ltmt", action="store_true", help="plain hybrid retrieval (ablation)")
@@ -237,6 +240,8 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if args.model:
+        settings.model = args.model
     _setup_logging(settings, args.verbose)
     if args.fn is run_chat:
         return run_chat(settings, args)

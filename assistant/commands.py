@@ -17,6 +17,7 @@ SLASH_COMMANDS = {
     "search": "search all memories and past conversations: /search QUERY",
     "export": "export all memories to .json or .md: /export PATH",
     "memories": "open the memory browser",
+    "model": "switch who answers: /model embedded | FOLDER | FILE.gguf | http://HOST/v1",
     "help": "list the commands",
 }
 
@@ -48,7 +49,7 @@ def parse(text: str) -> Command:
         if name not in SLASH_COMMANDS:
             known = ", ".join(f"/{n}" for n in SLASH_COMMANDS)
             raise CommandError(f"unknown command /{name}; try one of {known}")
-        if name in {"import", "remember", "forget", "search", "export"} and not arg:
+        if name in {"import", "remember", "forget", "search", "export", "model"} and not arg:
             raise CommandError(f"/{name} needs an argument: {SLASH_COMMANDS[name]}")
         return Command(name, arg)
     if not _QUESTION.search(line):

@@ -27,6 +27,12 @@ class Settings:
     search_k: int = 10
     max_new_tokens: int = 48  # answers are meant to be short
     idle_summary_s: int = 600  # a chat idle this long gets its summary memory written
+    # Who answers: "embedded" (SmolLM2 inside the package), a Hugging Face model folder or a
+    # .gguf file, or an OpenAI-compatible server's base URL (http://localhost:11434/v1).
+    model: str = "embedded"
+    model_name: str = ""  # the server's model id, for a URL `model`
+    api_key_env: str = ""  # environment variable holding the server's API key, if any
+    request_timeout_s: int = 60
 
     @property
     def log_path(self) -> Path:

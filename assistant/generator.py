@@ -81,11 +81,19 @@ def _held_back(text: str, stop: Sequence[str]) -> int:
 
 
 class EmbeddedGenerator:
-    """SmolLM2-135M-Instruct on the CPU: greedy, deterministic, offline, loaded lazily."""
+    """A causal LM run by transformers on the CPU: greedy, deterministic, offline, loaded
+    lazily. By default the packaged SmolLM2-135M-Instruct; `source` may instead name a
+    Hugging Face model folder or another GGUF file."""
 
-    name = CACHE_NAME
-
-    def __init__(self, cache_dir: Path | None = None) -> None:
+    def __init__(self, cache_dir: Path | None = None, source: Path | None = None) -> None:
+        self.source = Path(source).expanduser() if source is not None else None
+        if self.source is not None and not self.source.exists():
+            raise FileNotFoundError(f"model {self.source} does not exist: give a Hugging Face "
+                                    "model folder or a .gguf file")
+        if self.source is not None and self.source.is_file() and self.source.suffix != ".gguf":
+            raise ValueError(f"model {self.source} is a file but not a .gguf; give a .gguf "
+                             "file or a Hugging Face model folder")
+        self.name = CACHE_NAME if self.source is None else self.source.name
         self.cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
         self.loaded_from: str | None = None  # "cache" or "gguf", once loaded
         self._lock = threading.Lock()
@@ -97,8 +105,10 @@ class EmbeddedGenerator:
 
     @property
     def cache_path(self) -> Path:
-        """The folder holding the float32 safetensors copy of the model."""
-        return self.cache_dir / CACHE_NAME
+        """The folder holding the float32 safetensors copy of a GGUF model."""
+        if self.source is None:
+            return self.cache_dir / CACHE_NAME
+        return self.cache_dir / f"gguf-{self.source.stem}"
 
     @property
     def model(self) -> Any:
@@ -118,9 +128,12 @@ class EmbeddedGenerator:
             if self._model is not None:
                 return
             start = time.perf_counter()
-            source = gguf_path()
-            loaded = self._load_cache(source)
-            model, tokenizer = loaded or self._load_gguf(source)
+            source = self.source or gguf_path()
+            if source.is_dir():
+                loaded, (model, tokenizer) = None, self._load_folder(source)
+            else:
+                loaded = self._load_cache(source)
+                model, tokenizer = loaded or self._load_gguf(source)
             model.eval()
             # Resolved here, under the lock: transformers' lazy imports race across threads.
             from transformers import DynamicCache
@@ -133,9 +146,20 @@ class EmbeddedGenerator:
             self._eos = set(eos if isinstance(eos, list) else [eos]) | {tokenizer.eos_token_id}
             self._eos.discard(None)
             self._tokenizer, self._model = tokenizer, model
-            self.loaded_from = "cache" if loaded else "gguf"
+            self.loaded_from = "folder" if source.is_dir() else "cache" if loaded else "gguf"
             seconds = time.perf_counter() - start
             log.info("loaded %s from %s in %.2f s", self.name, self.loaded_from, seconds)
+
+    def _load_folder(self, folder: Path) -> tuple[Any, Any]:
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(folder)
+            model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32)
+        except Exception as exc:
+            raise ValueError(f"cannot load a model from {folder}: {exc}") from exc
+        return model, tokenizer
 
     def _load_cache(self, source: Path) -> tuple[Any, Any] | None:
         """The cached model and tokenizer, or None when missing, stale or unreadable."""
@@ -185,10 +209,11 @@ class EmbeddedGenerator:
     def _save_cache(self, model: Any, tokenizer: Any, source: Path) -> None:
         """Write the cache into a temp folder and rename it into place, so it is never half."""
         self.cache_dir.mkdir(parents=True, exist_ok=True)
-        for old in self.cache_dir.glob(f".{CACHE_NAME}.*"):
+        prefix = f".{self.cache_path.name}"
+        for old in self.cache_dir.glob(f"{prefix}.*"):
             if time.time() - old.stat().st_mtime > STALE_TEMP_S:
                 shutil.rmtree(old, ignore_errors=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{CACHE_NAME}.tmp-", dir=self.cache_dir))
+        tmp = Path(tempfile.mkdtemp(prefix=f"{prefix}.tmp-", dir=self.cache_dir))
         try:
             model.save_pretrained(tmp)
             tokenizer.save_pretrained(tmp)
@@ -261,3 +286,18 @@ class EmbeddedGenerator:
 def _stamp(source: Path) -> dict[str, Any]:
     """What identifies the GGUF a cache was built from."""
     return {"gguf": source.name, "size": source.stat().st_size, "format": 1}
+
+
+def make_generator(spec: str, cache_dir: Path | None = None, *, model_name: str = "",
+                   api_key_env: str = "", timeout_s: float = 60.0) -> Generator:
+    """The generator a `model` setting names: "embedded", a model folder or .gguf file, or
+    an http(s) URL of an OpenAI-compatible server (the only case that uses the network)."""
+    spec = (spec or "embedded").strip()
+    if spec == "embedded":
+        return EmbeddedGenerator(cache_dir)
+    if spec.startswith(("http://", "https://")):
+        from assistant.remote import OpenAICompatibleGenerator, api_key_from_env
+
+        return OpenAICompatibleGenerator(spec, model_name, api_key_from_env(api_key_env),
+                                         timeout_s)
+    return EmbeddedGenerator(cache_dir, source=Path(spec))

@@ -100,6 +100,8 @@ class MemoryApp(App[None]):
                             self.action_export)
         yield SystemCommand("Stop answer", "Stop the answer being written (Esc)",
                             self.action_stop)
+        yield SystemCommand("Switch model", "Answer with another model (/model SPEC)",
+                            self.action_switch_model)
 
     # Start-up ----------------------------------------------------------------------------
 
@@ -405,6 +407,30 @@ class MemoryApp(App[None]):
 
     def _do_export(self, path: str, line: str) -> None:
         self._export(path)
+
+    def _do_model(self, spec: str, line: str) -> None:
+        self._switch_model(spec)
+
+    def action_switch_model(self) -> None:
+        if self.agent is not None:
+            self.push_screen(TextPrompt("Model: embedded, a model folder or .gguf file, or an "
+                                        "OpenAI-compatible URL (http://localhost:11434/v1)",
+                                        self.settings.model),
+                             lambda spec: spec and self._switch_model(spec))
+
+    @work(thread=True, exclusive=True, group="model")
+    def _switch_model(self, spec: str) -> None:
+        if not self._wait_ready():
+            return
+        self.call_from_thread(self._status, f"loading {spec}\u2026")
+        try:
+            name = self.agent.switch_model(spec)
+        except Exception as exc:  # the current model keeps answering
+            self.call_from_thread(self._status, "ready")
+            self.call_from_thread(self.notify, f"cannot use {spec}: {exc}", severity="error")
+            return
+        self.call_from_thread(self._loaded)
+        self.call_from_thread(self.notify, f"answers now come from {name}")
 
     # Screens -----------------------------------------------------------------------------
 

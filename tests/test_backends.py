@@ -1,0 +1,164 @@
+"""Every generator backend streams through the same protocol: the embedded model, a model
+folder, a GGUF file, and an OpenAI-compatible server (a real HTTP server in this test
+that speaks the chat-completions streaming protocol)."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from dataclasses import replace
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from assistant.agent import Agent
+from assistant.generator import EmbeddedGenerator, complete, gguf_path, make_generator
+from assistant.remote import GeneratorUnavailable, OpenAICompatibleGenerator
+from assistant.tui.app import create_app
+
+PROMPT = "Question: What is the capital of Portugal?\nAnswer:"
+
+
+class ChatServer(ThreadingHTTPServer):
+    """Answers every chat completion with `reply`, one event per word, after `delay_s`."""
+
+    reply = "Lisbon is the capital\nQuestion: and more"
+    delay_s = 0.0
+    status = 200
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.requests: list[dict] = []
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}/v1"
+
+
+class _Handler(BaseHTTPRequestHandler):
+    def log_message(self, *args) -> None:  # keep the test output clean
+        pass
+
+    def do_POST(self) -> None:
+        server: ChatServer = self.server  # type: ignore[assignment]
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        server.requests.append({"path": self.path, "body": body,
+                                "auth": self.headers.get("Authorization")})
+        time.sleep(server.delay_s)
+        if server.status != 200:
+            self.send_response(server.status)
+            self.end_headers()
+            self.wfile.write(b'{"error": "model not found"}')
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.end_headers()
+        words = server.reply.split(" ")
+        for i, word in enumerate(words):  # this server ignores `stop`, as some do
+            piece = word if i == 0 else " " + word
+            event = {"choices": [{"index": 0, "delta": {"content": piece}}]}
+            self.wfile.write(f"data: {json.dumps(event)}\n\n".encode())
+            self.wfile.flush()
+        self.wfile.write(b"data: [DONE]\n\n")
+
+
+@pytest.fixture
+def server():
+    srv = ChatServer()
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    yield srv
+    srv.shutdown()
+    srv.server_close()
+
+
+def test_http_backend_streams_and_stops(server, monkeypatch):
+    monkeypatch.setenv("TEST_KEY", "sk-local")
+    gen = make_generator(server.url, model_name="qwen2.5:1.5b", api_key_env="TEST_KEY")
+    assert isinstance(gen, OpenAICompatibleGenerator)
+    pieces = list(gen.stream(PROMPT, max_new_tokens=12, stop=("\n",)))
+    assert len(pieces) > 1  # streamed, not one block
+    assert "".join(pieces) == "Lisbon is the capital"  # cut at the stop string
+    (request,) = server.requests
+    assert request["path"] == "/v1/chat/completions"
+    assert request["body"]["stream"] is True and request["body"]["max_tokens"] == 12
+    assert request["body"]["model"] == "qwen2.5:1.5b" and request["body"]["stop"] == ["\n"]
+    assert request["body"]["messages"] == [{"role": "user", "content": PROMPT}]
+    assert request["auth"] == "Bearer sk-local"
+
+
+def test_http_backend_errors_say_what_to_do(server):
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    gen = OpenAICompatibleGenerator(f"http://127.0.0.1:{closed}/v1", timeout_s=2)
+    with pytest.raises(GeneratorUnavailable, match=rf"cannot reach .*127.0.0.1:{closed}.*config"):
+        complete(gen, PROMPT)
+    server.status = 404
+    with pytest.raises(GeneratorUnavailable, match="HTTP 404.*model not found"):
+        complete(OpenAICompatibleGenerator(server.url), PROMPT)
+    server.status, server.delay_s = 200, 1.5
+    started = time.monotonic()
+    with pytest.raises(GeneratorUnavailable):
+        complete(OpenAICompatibleGenerator(server.url, timeout_s=0.5), PROMPT)
+    assert time.monotonic() - started < 1.4  # the timeout, not the server, ended it
+
+
+def test_agent_answers_through_the_server(server, settings, encoder):
+    settings = replace(settings, model=server.url)
+    with Agent(settings, encoder=encoder) as agent:
+        cid = agent.new_conversation("t")
+        answer = agent.chat_turn(cid, "What is the capital of Portugal?")
+        assert "".join(answer) == "Lisbon is the capital"
+        assert agent.transcript(cid)[-1].text == "Lisbon is the capital"
+        assert server.url in agent.generator_name
+        # Statements never reach the server.
+        "".join(agent.chat_turn(cid, "I live in Porto."))
+        assert len(server.requests) == 1
+
+
+def test_model_folder_and_gguf_file_stream_like_the_embedded_model(generator, tmp_path):
+    text = "The capital of France is Paris. The capital of Portugal is"
+    expected = complete(generator, text, max_new_tokens=8, stop=())
+    assert expected.strip()
+    folder = make_generator(str(generator.cache_path))  # a Hugging Face model folder
+    assert len(list(folder.stream(text, max_new_tokens=8, stop=()))) > 1
+    assert folder.loaded_from == "folder"
+    assert complete(folder, text, max_new_tokens=8, stop=()) == expected
+    gguf = make_generator(str(gguf_path()), tmp_path / "cache")  # a GGUF file path
+    assert complete(gguf, text, max_new_tokens=8, stop=()) == expected
+    assert (tmp_path / "cache" / f"gguf-{gguf_path().stem}").is_dir()  # dequantised once
+
+
+def test_bad_model_settings_are_refused_clearly(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nowhere.gguf does not exist"):
+        make_generator(str(tmp_path / "nowhere.gguf"))
+    (tmp_path / "notes.txt").write_text("hi")
+    with pytest.raises(ValueError, match="notes.txt is a file but not a .gguf"):
+        make_generator(str(tmp_path / "notes.txt"))
+    assert isinstance(make_generator("embedded"), EmbeddedGenerator)
+
+
+async def test_app_shows_the_model_and_switches_it(server, settings, encoder, generator):
+    app = create_app(replace(settings, model=server.url), encoder=encoder,
+                     import_root=Path("."))
+    async with app.run_test(size=(140, 40)) as pilot:
+        deadline = time.monotonic() + 120
+        while not app.ready:
+            assert time.monotonic() < deadline
+            await pilot.pause(0.05)
+        assert server.url in app.sub_title
+        app.query_one("#prompt").value = "/model /nonexistent/model.gguf"
+        await pilot.press("enter")
+        while not any(n.severity == "error" for n in app._notifications):
+            assert time.monotonic() < deadline
+            await pilot.pause(0.05)
+        assert server.url in app.sub_title  # a bad choice keeps the current model
+        app.query_one("#prompt").value = f"/model {generator.cache_path}"
+        await pilot.press("enter")
+        while "smollm2" not in app.sub_title:
+            assert time.monotonic() < deadline
+            await pilot.pause(0.05)
