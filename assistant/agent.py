@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from assistant.answering import clean_answer, format_date, respond
 from assistant.config import Settings
 from assistant.encoder import Encoder
 from assistant.facts import conflicts, statements
-from assistant.prompting import answer_prompt, format_date
 from assistant.summary import summarize_messages
 from assistant.timeparse import annotate, time_window
 from memory_store.models import utcnow
@@ -73,7 +73,7 @@ class Answer:
         if self._done:
             return
         self._done, self.cancelled = True, cancelled
-        self.text = "".join(self._parts).strip()
+        self.text = clean_answer("".join(self._parts))
         if self.on_done:
             self.on_done(self.text, cancelled)
 
@@ -378,6 +378,6 @@ class Agent:
 
     def _generate(self, question: str, sources: list[Hit],
                   history: list[tuple[str, str]]) -> Iterator[str]:
-        prompt = answer_prompt(question, sources[:self.settings.k], history=history)
-        return self.generator.stream(prompt, max_new_tokens=self.settings.max_new_tokens,
-                                     stop=("\n",))
+        return respond(question, sources, self.generator,
+                       prompt_memories=self.settings.prompt_memories,
+                       max_new_tokens=self.settings.max_new_tokens, history=history)

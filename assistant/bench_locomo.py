@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from assistant.answer_eval import abstains, token_f1
+from assistant.answering import clean_answer, respond
 from assistant.encoder import Encoder
 from assistant.locomo import Question, Sample, load, recall_at
 from assistant.recall import Recaller, load_model
@@ -85,11 +87,7 @@ def run(files: list[Path], out: Path, *, use_ltmt: bool = True, answers: bool = 
                 hits = recaller.recall(q.question, vec, state, 50, now).hits
                 answer = None
                 if answers:
-                    from assistant.generator import complete
-                    from assistant.prompting import answer_prompt
-
-                    answer = complete(generator, answer_prompt(q.question, hits[:6]),
-                                      max_new_tokens=32).strip()
+                    answer = clean_answer("".join(respond(q.question, hits, generator)))
                 row = {"sample": sample.name, "qid": q.qid, "category": q.category,
                        "question": q.question, "retrieved": dia_ids(hits), "answer": answer}
                 sink.write(json.dumps(row, ensure_ascii=False) + "\n")
@@ -99,23 +97,42 @@ def run(files: list[Path], out: Path, *, use_ltmt: bool = True, answers: bool = 
 
 
 def summarise(rows, seconds: float) -> dict:
-    """Recall@k overall and by category (1-4), per sample too."""
+    """Recall@k overall and by category (1-4), per sample too; with answers, token F1 the
+    same way, and how often the answer abstains (category 5: rightly; 1-4: wrongly)."""
     by: dict[str, list[dict]] = defaultdict(list)
+    f1: dict[str, list[float]] = defaultdict(list)
+    abstained: dict[str, list[bool]] = defaultdict(list)
     for row, q in rows:
+        if row["answer"] is not None:
+            group = "category 5" if q.category == 5 else "categories 1-4"
+            abstained[group].append(abstains(row["answer"]))
         if q.category not in (1, 2, 3, 4) or not q.evidence:
             continue
         r = {k: recall_at(row["retrieved"], q.evidence, k) for k in KS}
         for key in ("all", f"category {q.category}", f"sample {row['sample']}"):
             by[key].append(r)
+            if row["answer"] is not None:
+                f1[key].append(token_f1(row["answer"], q.answer or ""))
     table = {key: {f"recall@{k}": round(float(np.mean([r[k] for r in rs])), 3) for k in KS}
-             | {"questions": len(rs)} for key, rs in sorted(by.items())}
-    return {"seconds": round(seconds, 1), "questions_written": len(rows), "recall": table}
+             | {"questions": len(rs)}
+             | ({"f1": round(float(np.mean(f1[key])), 3)} if f1.get(key) else {})
+             for key, rs in sorted(by.items())}
+    out = {"seconds": round(seconds, 1), "questions_written": len(rows), "recall": table}
+    if abstained:
+        out["abstention_rate"] = {k: round(float(np.mean(v)), 3) for k, v in abstained.items()}
+        out["seconds_per_question"] = round(seconds / max(len(rows), 1), 2)
+    return out
 
 
 def format_table(summary: dict) -> str:
-    lines = [f"{'':<16}{'n':>5}" + "".join(f"{'R@' + str(k):>8}" for k in KS)]
+    with_f1 = any("f1" in r for r in summary["recall"].values())
+    lines = [f"{'':<16}{'n':>5}" + "".join(f"{'R@' + str(k):>8}" for k in KS)
+             + (f"{'F1':>8}" if with_f1 else "")]
     for key, r in summary["recall"].items():
         lines.append(f"{key:<16}{r['questions']:>5}" +
-                     "".join(f"{r[f'recall@{k}']:>8.3f}" for k in KS))
+                     "".join(f"{r[f'recall@{k}']:>8.3f}" for k in KS)
+                     + (f"{r.get('f1', 0.0):>8.3f}" if with_f1 else ""))
+    for group, rate in summary.get("abstention_rate", {}).items():
+        lines.append(f"abstained on {group}: {rate:.1%}")
     lines.append(f"{summary['questions_written']} questions written in {summary['seconds']} s")
     return "\n".join(lines)

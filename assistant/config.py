@@ -23,9 +23,11 @@ class Settings:
 
     home: Path
     cache_dir: Path
-    k: int = 6  # memories in a prompt: SmolLM2's context and speed favour few, good ones
+    k: int = 6  # memories recalled and shown for an answer
+    prompt_memories: int = 3  # of those, given to the generator: the 135M model does best
+    # with few (held-out LoCoMo F1, README)
     search_k: int = 10
-    max_new_tokens: int = 48  # answers are meant to be short
+    max_new_tokens: int = 24  # answers are short phrases
     idle_summary_s: int = 600  # a chat idle this long gets its summary memory written
     # Who answers: "embedded" (SmolLM2 inside the package), a Hugging Face model folder or a
     # .gguf file, or an OpenAI-compatible server's base URL (http://localhost:11434/v1).

@@ -8,10 +8,12 @@ from datetime import datetime, timedelta
 import pytest
 
 from assistant.agent import Agent, is_question
+from assistant.answering import ABSTAIN_ANSWER
 from assistant.commands import Command, CommandError, parse
 from assistant.facts import Statement, conflicts, statements
 from assistant.recall import STATE_NAME
 from assistant.timeparse import time_window
+from memory_store.records import NewMemory
 from memory_store.store import MemoryStore
 
 
@@ -91,7 +93,8 @@ def test_user_message_is_stored_before_generation(agent):
 
 def test_stopped_answer_keeps_what_was_written(agent):
     cid = agent.new_conversation("t")
-    answer = agent.chat_turn(cid, "What is my favourite food?")
+    "".join(agent.chat_turn(cid, "I cooked a mushroom risotto for my parents."))
+    answer = agent.chat_turn(cid, "What did I cook for my parents?")
     first = next(iter(answer))
     answer.close()
     assert answer.cancelled
@@ -100,7 +103,7 @@ def test_stopped_answer_keeps_what_was_written(agent):
     assert transcript[-1].text == first.strip() + " [stopped]"
     assert agent.store.get_state(cid, STATE_NAME) is not None
     answer.close()  # idempotent
-    assert len(agent.transcript(cid)) == 2
+    assert len(agent.transcript(cid)) == 4
 
 
 def test_statement_is_acknowledged_and_remembered_with_its_date(agent):
@@ -141,6 +144,41 @@ def test_time_words_in_a_question_bring_that_time_first(agent):
     window = time_window(question, today)  # Monday 8 to Sunday 14 June
     hits = r.recall(question, x, r.initial_state(), 3, today, window=window).hits
     assert "risotto" in hits[0].text
+
+
+def test_when_questions_are_answered_from_the_memories_dates(agent):
+    cid = agent.new_conversation("t")
+    said = datetime(2023, 7, 15, 18, 0)  # a Saturday
+    "".join(agent.chat_turn(cid, "Yesterday I took the kids to the science museum.", now=said))
+    "".join(agent.chat_turn(cid, "Last Friday I went to a pottery workshop.",
+                            now=said + timedelta(days=7)))
+    "".join(agent.chat_turn(cid, "I went hiking last week, it was beautiful.",
+                            now=said + timedelta(days=14)))
+    assert "".join(agent.chat_turn(cid, "When did I go to the science museum?")) == \
+        "14 July 2023"
+    assert "".join(agent.chat_turn(cid, "When did I go to the pottery workshop?")) == \
+        "the Friday before 22 July 2023"
+    assert "".join(agent.chat_turn(cid, "When did I go hiking?")) == \
+        "the week before 29 July 2023"
+
+
+def test_abstains_when_memory_does_not_support_an_answer(agent, store):
+    cid = agent.new_conversation("t")
+    # A fresh store knows nothing.
+    assert "".join(agent.chat_turn(cid, "What is my sister's name?")) == ABSTAIN_ANSWER
+    # Who did what: the question names one person, the memory is what the other said.
+    for speaker, text in [("Melanie", "I ran a charity race for mental health last Saturday."),
+                          ("Caroline", "My new puppy Rex chewed my shoes.")]:
+        vec = agent.encoder.encode_one(f"{speaker}: {text}")
+        agent.store.add_memories([NewMemory(kind="turn", text=f"{speaker}: {text}",
+                                            embedding=vec, created_at=datetime(2023, 5, 25),
+                                            meta={"speaker": speaker})])
+    assert agent.ask("What did Caroline raise awareness for with her charity race?") \
+        .sources[0].text.startswith("Melanie")
+    assert "".join(agent.ask("What did Caroline raise awareness for with her charity race?")) \
+        == ABSTAIN_ANSWER
+    answer = agent.ask("What did Melanie raise awareness for with her charity race?")
+    assert "".join(answer) != ABSTAIN_ANSWER
 
 
 # Memory requests --------------------------------------------------------------------------

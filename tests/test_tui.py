@@ -142,12 +142,13 @@ async def test_escape_stops_the_answer_and_keeps_the_input_usable(settings, enco
     app = app_for(replace(settings, max_new_tokens=400), encoder, SlowGenerator(generator))
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: app.ready)
+        await send(pilot, app, "My grandfather was a lighthouse keeper on the Berlengas.")
         app.query_one("#prompt").value = "Tell me a long story about a lighthouse keeper."
         await pilot.press("enter")
-        await until(pilot, lambda: len(messages(app)) == 2 and messages(app)[1][1].strip())
+        await until(pilot, lambda: len(messages(app)) == 4 and messages(app)[3][1].strip())
         await pilot.press("escape")
         await until(pilot, lambda: not answering(app), timeout=30)
-        assert messages(app)[1][1].endswith("*[stopped]*")
+        assert messages(app)[3][1].endswith("*[stopped]*")
         assert app.query_one("#prompt").has_focus
         with Agent(settings, encoder=encoder, generator=generator) as agent:
             (conv,) = agent.conversations()

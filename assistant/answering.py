@@ -1,0 +1,154 @@
+"""Short answers from recalled memories: dates read from the memories themselves for
+"when" questions, and a cleaned-up answer phrase from the generator for the rest."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+
+from assistant.timeparse import WEEKDAYS, TimeRef, find_time_refs
+from memory_store.records import Hit
+
+WHEN_QUESTION = re.compile(r"^\s*(?:when\b|on what (?:date|day)|what (?:date|day|year|month)\b|"
+                           r"which (?:year|month|day)\b|in what (?:year|month)\b)", re.I)
+_ANNOTATION = re.compile(r"\s*\[[^\]]*\]")  # "[7 May 2023]" added by annotate(), photo notes
+_LEADING_DATE = re.compile(r"^\[\d{1,2} \w+ \d{4}\]\s*")
+_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
+           "September", "October", "November", "December")
+
+
+def format_date(d) -> str:
+    """8 May 2023 (own month names: strftime follows the process locale)."""
+    return f"{d.day} {_MONTHS[d.month - 1]} {d.year}"
+
+
+_day = format_date
+
+
+def said_text(hit: Hit) -> str:
+    """What was said, as said: without the stored date prefix and bracketed annotations."""
+    return _ANNOTATION.sub("", _LEADING_DATE.sub("", hit.text)).strip()
+
+
+def when_phrase(ref: TimeRef, said_on: datetime) -> str:
+    """A time reference as an answer, relative phrases anchored to when they were said:
+    "last Friday" said on 15 July 2023 -> "the Friday before 15 July 2023"."""
+    on = said_on.date()
+    weekday = next((w for w in WEEKDAYS if w in ref.phrase.lower()), None)
+    if weekday and ref.granularity == "day" and ref.start < on:
+        return f"the {weekday.title()} before {_day(on)}"
+    if ref.granularity == "day":
+        return _day(ref.start)
+    if ref.granularity in ("week", "weekend"):
+        side = "before" if ref.end < on else "after" if ref.start > on else "of"
+        return f"the {ref.granularity} {side} {_day(on)}"
+    if ref.granularity == "month":
+        return f"{_MONTHS[ref.start.month - 1]} {ref.start.year}"
+    return str(ref.start.year)
+
+
+def date_answer(question: str, hits: Sequence[Hit], look: int = 2) -> str | None:
+    """For a "when" question: the time the best memories mention, else the date the best
+    one was said; None for other questions or without memories."""
+    if not hits or not WHEN_QUESTION.match(question):
+        return None
+    for hit in hits[:look]:
+        refs = find_time_refs(said_text(hit), hit.created_at)
+        if refs:
+            return when_phrase(refs[0], hit.created_at)
+    return _day(hits[0].created_at)
+
+
+# The generator's prompt: plain completion text in the style of the memories it is given
+# (dated lines, "Name: what they said"). Measured on held-out LoCoMo questions (README).
+INSTRUCTION = "Answer each question with a short phrase taken from the notes.\n\n"
+EXAMPLES = """Notes:
+(3 March 2024) Anna: I adopted a grey cat called Miso last weekend!
+(3 March 2024) Ben: That's lovely. I've been baking sourdough bread every Sunday.
+Question: What is the name of Anna's cat?
+Answer: Miso
+
+Notes:
+(12 June 2023) Tom: I ran my first half marathon in Lyon, it was tough but I loved it.
+(2 May 2023) Sara: I started volunteering at an animal shelter to help dogs find homes.
+Question: What did Sara start doing?
+Answer: volunteering at an animal shelter
+
+Notes:
+(8 July 2023) Lena: We went hiking and swimming at the lake, and the kids collected shells.
+(1 July 2023) Omar: My sister gave me a book about birds for my birthday.
+Question: What activities did Lena's family do at the lake?
+Answer: hiking, swimming, collecting shells
+
+"""
+STOP = ("\n", "[", "Notes:", "Question:")
+MAX_ANSWER_WORDS = 15
+ABSTAIN_ANSWER = "Not mentioned in my memories."
+
+
+def note_line(hit: Hit, limit: int = 400) -> str:
+    text = " ".join(said_text(hit).split())[:limit]
+    return f"({_day(hit.created_at)}) {text}"
+
+
+def answer_prompt(question: str, hits: Sequence[Hit],
+                  history: Sequence[tuple[str, str]] = ()) -> str:
+    """The completion prompt: the memories best-last (nearest the question, where the
+    small model looks), then the conversation's recent turns, then the question."""
+    notes = "\n".join(note_line(h) for h in reversed(hits)) or "(nothing)"
+    recent = ""
+    if history:
+        said = [f"{role.title()}: {' '.join(text.split())[:200]}" for role, text in history]
+        recent = "Recent conversation:\n" + "\n".join(said) + "\n"
+    return (f"{INSTRUCTION}{EXAMPLES}Notes:\n{notes}\n{recent}"
+            f"Question: {question.strip()}\nAnswer:")
+
+
+def clean_answer(raw: str) -> str:
+    """The answer phrase alone: no "Name:" prefix, no trailing dated or bracketed notes,
+    no repeated list items, at most MAX_ANSWER_WORDS words."""
+    text = re.split(r"\s*\[|\s*\(\d", raw.strip())[0]
+    text = re.sub(r"^[A-Z][\w .'-]{0,30}:\s+", "", text)
+    items, seen = [], set()
+    for item in text.split(","):
+        key = item.strip().lower()
+        if key and key not in seen:
+            seen.add(key)
+            items.append(item.strip())
+    return " ".join(", ".join(items).split()[:MAX_ANSWER_WORDS])
+
+
+def speaker_of(hit: Hit) -> str:
+    meta = hit.meta or {}
+    if meta.get("speaker"):
+        return str(meta["speaker"])
+    head = said_text(hit).split(":", 1)
+    return head[0].strip() if len(head) == 2 and len(head[0]) < 40 else ""
+
+
+def should_abstain(question: str, hits: Sequence[Hit]) -> bool:
+    """Nothing recalled, or the question is about one person and the best memory is what
+    someone else said (LoCoMo's adversarial questions swap who did what)."""
+    if not hits:
+        return True
+    people = {speaker_of(h) for h in hits[:10]} - {"", "User", "Assistant"}
+    named = [p for p in people if re.search(rf"\b{re.escape(p)}\b", question)]
+    return len(named) == 1 and speaker_of(hits[0]) not in ("", named[0])
+
+
+def respond(question: str, hits: Sequence[Hit], generator, *, prompt_memories: int = 3,
+            max_new_tokens: int = 24, history: Sequence[tuple[str, str]] = ()
+            ) -> Iterator[str]:
+    """The answer to `question` from `hits` (best first), streamed: an abstention, a date
+    read from the memories, or the generator's phrase (to be passed through clean_answer)."""
+    if should_abstain(question, hits):
+        yield ABSTAIN_ANSWER
+        return
+    top = list(hits[:prompt_memories])
+    when = date_answer(question, top)
+    if when is not None:
+        yield when
+        return
+    yield from generator.stream(answer_prompt(question, top, history),
+                                max_new_tokens=max_new_tokens, stop=STOP)
