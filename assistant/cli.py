@@ -133,6 +133,13 @@ def cmd_bench_startup(agent, args) -> int:
     return 0
 
 
+def cmd_bench_first_token(agent, args) -> int:
+    from assistant.bench_startup import first_token
+
+    print(json.dumps(first_token(agent.settings, args.runs)))
+    return 0
+
+
 def cmd_bench_locomo(agent, args) -> int:
     from assistant import bench_locomo
 
@@ -210,6 +217,9 @@ def build_parser() -> argparse.ArgumentParser:
     st = bsub.add_parser("startup", help="seconds until the chat app's first screen")
     st.add_argument("--runs", type=int, default=5)
     st.set_defaults(fn=cmd_bench_startup)
+    ft = bsub.add_parser("first-token", help="seconds from a question to its first piece")
+    ft.add_argument("--runs", type=int, default=5)
+    ft.set_defaults(fn=cmd_bench_first_token)
     lo = bsub.add_parser("locomo", help="evidence recall on LoCoMo conversations")
     lo.add_argument("files", nargs="+")
     lo.add_argument("--out", default="results.jsonl")

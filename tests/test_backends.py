@@ -111,13 +111,15 @@ def test_agent_answers_through_the_server(server, settings, encoder):
     settings = replace(settings, model=server.url)
     with Agent(settings, encoder=encoder) as agent:
         cid = agent.new_conversation("t")
+        # Statements are acknowledged without the server.
+        "".join(agent.chat_turn(cid, "My aunt lives in the capital of Portugal."))
+        assert server.requests == []
         answer = agent.chat_turn(cid, "What is the capital of Portugal?")
         assert "".join(answer) == "Lisbon is the capital"
         assert agent.transcript(cid)[-1].text == "Lisbon is the capital"
         assert server.url in agent.generator_name
-        # Statements never reach the server.
-        "".join(agent.chat_turn(cid, "I live in Porto."))
-        assert len(server.requests) == 1
+        (request,) = server.requests
+        assert "My aunt lives in the capital" in request["body"]["messages"][0]["content"]
 
 
 def test_model_folder_and_gguf_file_stream_like_the_embedded_model(generator, tmp_path):

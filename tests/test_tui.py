@@ -11,7 +11,14 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from textual.widgets import Button, DataTable, ProgressBar, RichLog, SelectionList
+from textual.widgets import (
+    Button,
+    DataTable,
+    DirectoryTree,
+    ProgressBar,
+    RichLog,
+    SelectionList,
+)
 
 from assistant.agent import Agent
 from assistant.tui.app import MemoryApp, create_app
@@ -321,7 +328,9 @@ def test_snapshot_import_screen(snap_compare, snapshot_home, encoder, generator,
         await until(pilot, lambda: app.ready)
         await pilot.press("ctrl+o")
         await until(pilot, lambda: type(app.screen).__name__ == "ImportScreen")
-        await pilot.pause(0.3)
+        # The file tree lists its folder in a worker: wait for it, then for the paint.
+        await until(pilot, lambda: app.screen.query_one(DirectoryTree).root.children)
+        await pilot.pause(0.5)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=open_import)
 

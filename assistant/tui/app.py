@@ -324,6 +324,8 @@ class MemoryApp(App[None]):
             view.append(" *[stopped]*")
         elif not answer.text:
             view.update("*(no answer)*")
+        else:
+            view.update(answer.text)  # the cleaned phrase, as stored
         self._status("ready")
         self._refresh_conversations()
 
