@@ -7,7 +7,6 @@ or a time expression is handled the same way wherever it is typed.
 from __future__ import annotations
 
 import logging
-import re
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -15,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from assistant.answering import clean_answer, format_date, respond
+from assistant.commands import is_question
 from assistant.config import Settings
 from assistant.encoder import Encoder
 from assistant.facts import conflicts, statements
@@ -76,17 +76,6 @@ class Answer:
         self.text = clean_answer("".join(self._parts))
         if self.on_done:
             self.on_done(self.text, cancelled)
-
-
-_QUESTION_START = re.compile(
-    r"^\s*(?:who|whom|whose|what|when|where|which|why|how|is|are|was|were|do|does|did|can|"
-    r"could|would|will|should|shall|have|has|had|tell me|remind me|list|name|describe|"
-    r"explain|summari[sz]e|give me)\b", re.IGNORECASE)
-
-
-def is_question(text: str) -> bool:
-    """A question or request to answer, rather than a statement to remember."""
-    return text.rstrip().endswith("?") or bool(_QUESTION_START.match(text))
 
 
 def local_now() -> datetime:
@@ -291,7 +280,8 @@ class Agent:
                 conversation_id, "user", text, to_utc(now),
                 memory=NewMemory(kind="turn", text=memory_text, embedding=vector,
                                  created_at=to_utc(now),
-                                 meta={"role": "user"} | self._subject_meta(text)),
+                                 meta={"role": "user", "question": is_question(text)}
+                                 | self._subject_meta(text)),
             )
             found = self._check_conflicts(self.store.get(memory_id))
             recaller = self.recaller
@@ -323,8 +313,8 @@ class Agent:
     def summarize(self, conversation_id: int) -> Hit | None:
         """Write (or refresh) the summary memory of a conversation that has new messages."""
         messages = self.store.messages(conversation_id)
-        if not any(m.role == "user" for m in messages):
-            return None
+        if not any(m.role == "user" and not is_question(m.text) for m in messages):
+            return None  # only questions were asked: nothing new to remember
         old = self.store.conversation_memories(conversation_id, kind="summary")
         if old and (old[-1].meta or {}).get("messages") == len(messages):
             return old[-1]  # nothing new since the last summary
@@ -365,7 +355,9 @@ class Agent:
 
     def _prefer_newer(self, hits: list[Hit]) -> list[Hit]:
         """Each superseded memory is followed by the one that replaced it (fetched if it was
-        not recalled), and the newer is what the prompt gets."""
+        not recalled), and the newer is what the prompt gets. Questions the user asked
+        earlier go after everything that states something: they are not knowledge."""
+        hits = sorted(hits, key=lambda h: bool((h.meta or {}).get("question")))  # stable
         out, seen = [], {h.id for h in hits}
         for h in hits:
             out.append(h)

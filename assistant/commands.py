@@ -58,3 +58,14 @@ def parse(text: str) -> Command:
             if m:
                 return Command(name, m["arg"].strip().rstrip("."))
     return Command("chat", line)
+
+
+_QUESTION_START = re.compile(
+    r"^\s*(?:who|whom|whose|what|when|where|which|why|how|is|are|was|were|do|does|did|can|"
+    r"could|would|will|should|shall|have|has|had|tell me|remind me|list|name|describe|"
+    r"explain|summari[sz]e|give me)\b", re.IGNORECASE)
+
+
+def is_question(text: str) -> bool:
+    """A question or request to answer, rather than a statement to remember."""
+    return text.rstrip().endswith("?") or bool(_QUESTION_START.match(text))

@@ -7,6 +7,7 @@ import logging
 import re
 from collections.abc import Sequence
 
+from assistant.commands import is_question
 from memory_store.records import MessageRecord
 
 log = logging.getLogger(__name__)
@@ -22,7 +23,7 @@ def extractive(messages: Sequence[MessageRecord]) -> str:
     """The user's own sentences, first ones first, up to MAX_WORDS words."""
     words: list[str] = []
     for m in messages:
-        if m.role != "user" or m.text.startswith("/"):
+        if m.role != "user" or m.text.startswith("/") or is_question(m.text):
             continue
         first = re.split(r"(?<=[.!?])\s+", m.text.strip())[0]
         words += first.split()

@@ -130,6 +130,20 @@ def test_something_said_in_one_conversation_is_recalled_in_another(agent):
     assert answer.sources[0].weight is not None  # ranked by LTM-T
 
 
+def test_earlier_questions_come_after_what_was_stated(agent):
+    first = agent.new_conversation("first")
+    "".join(agent.chat_turn(first, "Where was my sister Ana born?"))
+    "".join(agent.chat_turn(first, "My sister Ana was born in Porto."))
+    assert agent.summarize(first) is not None
+    asked_only = agent.new_conversation("asked only")
+    "".join(agent.chat_turn(asked_only, "Where was Ana born?"))
+    assert agent.summarize(asked_only) is None  # nothing was said, only asked
+    hits = agent.recall("Where was Ana born?", k=6)
+    kinds = [bool((h.meta or {}).get("question")) for h in hits]
+    assert True in kinds and kinds == sorted(kinds)  # every stated memory before any question
+    assert "born in Porto" in hits[0].text
+
+
 def test_time_words_in_a_question_bring_that_time_first(agent):
     cid = agent.new_conversation("t")
     today = datetime(2026, 6, 20, 12, 0)
