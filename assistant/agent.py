@@ -17,7 +17,7 @@ from assistant.answering import clean_answer, format_date, respond
 from assistant.commands import is_question
 from assistant.config import Settings
 from assistant.encoder import Encoder
-from assistant.facts import conflicts, statements
+from assistant.facts import Statement, conflicts, statements
 from assistant.summary import summarize_messages
 from assistant.timeparse import annotate, time_window
 from memory_store.models import utcnow
@@ -272,10 +272,13 @@ class Agent:
         """Remember the user's message (before generating: a crash loses nothing), answer
         it from memory, and store the answer and LTM-T state when the stream ends."""
         now = now or local_now()
-        history = [(m.role, m.text) for m in self.store.messages(conversation_id)]
+        history = [(m.role, m.text)
+                   for m in self.store.messages(conversation_id, last=HISTORY_TURNS)]
         memory_text = f"[{format_date(now)}] User: {annotate(text, now)}"
         with self._lock:
-            vector = self.encoder.encode_one(memory_text)
+            # One encoder pass: the dated memory text is stored, the question's own words
+            # search.
+            vector, query_vector = self.encoder.encode([memory_text, text])
             _, memory_id = self.store.add_message(
                 conversation_id, "user", text, to_utc(now),
                 memory=NewMemory(kind="turn", text=memory_text, embedding=vector,
@@ -287,7 +290,7 @@ class Agent:
             recaller = self.recaller
             state = recaller.load_state(conversation_id)
             # The question is searched by its own words (not the dated memory text).
-            recalled = recaller.recall(text, self.encoder.encode_one(text), state,
+            recalled = recaller.recall(text, query_vector, state,
                                        self.settings.k, now, exclude=[memory_id],
                                        window=time_window(text, now))
         sources = self._prefer_newer(recalled.hits)
@@ -303,7 +306,7 @@ class Agent:
 
         if is_question(text):
             pieces = self._generate(text, [h for h in sources if h.superseded_by is None],
-                                    history[-HISTORY_TURNS:])
+                                    history)
         else:
             # A statement is remembered, not answered: a small model "answering" a
             # statement only echoes names from the memories.
@@ -342,8 +345,6 @@ class Agent:
         meta = (new.meta or {}) if new else {}
         if not meta.get("subject"):
             return []
-        from assistant.facts import Statement
-
         stated = Statement(meta["subject"], meta["value"])
         found = []
         for old in self.store.active_about(stated.subject):

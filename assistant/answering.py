@@ -7,23 +7,14 @@ import re
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 
-from assistant.timeparse import WEEKDAYS, TimeRef, find_time_refs
+from assistant.timeparse import MONTHS, WEEKDAYS, TimeRef, find_time_refs
+from assistant.timeparse import format_day as format_date
 from memory_store.records import Hit
 
 WHEN_QUESTION = re.compile(r"^\s*(?:when\b|on what (?:date|day)|what (?:date|day|year|month)\b|"
                            r"which (?:year|month|day)\b|in what (?:year|month)\b)", re.I)
 _ANNOTATION = re.compile(r"\s*\[[^\]]*\]")  # "[7 May 2023]" added by annotate(), photo notes
 _LEADING_DATE = re.compile(r"^\[\d{1,2} \w+ \d{4}\]\s*")
-_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
-           "September", "October", "November", "December")
-
-
-def format_date(d) -> str:
-    """8 May 2023 (own month names: strftime follows the process locale)."""
-    return f"{d.day} {_MONTHS[d.month - 1]} {d.year}"
-
-
-_day = format_date
 
 
 def said_text(hit: Hit) -> str:
@@ -37,14 +28,14 @@ def when_phrase(ref: TimeRef, said_on: datetime) -> str:
     on = said_on.date()
     weekday = next((w for w in WEEKDAYS if w in ref.phrase.lower()), None)
     if weekday and ref.granularity == "day" and ref.start < on:
-        return f"the {weekday.title()} before {_day(on)}"
+        return f"the {weekday.title()} before {format_date(on)}"
     if ref.granularity == "day":
-        return _day(ref.start)
+        return format_date(ref.start)
     if ref.granularity in ("week", "weekend"):
         side = "before" if ref.end < on else "after" if ref.start > on else "of"
-        return f"the {ref.granularity} {side} {_day(on)}"
+        return f"the {ref.granularity} {side} {format_date(on)}"
     if ref.granularity == "month":
-        return f"{_MONTHS[ref.start.month - 1]} {ref.start.year}"
+        return f"{MONTHS[ref.start.month - 1].title()} {ref.start.year}"
     return str(ref.start.year)
 
 
@@ -57,7 +48,7 @@ def date_answer(question: str, hits: Sequence[Hit], look: int = 2) -> str | None
         refs = find_time_refs(said_text(hit), hit.created_at)
         if refs:
             return when_phrase(refs[0], hit.created_at)
-    return _day(hits[0].created_at)
+    return format_date(hits[0].created_at)
 
 
 # The generator's prompt: plain completion text in the style of the memories it is given
@@ -89,7 +80,7 @@ ABSTAIN_ANSWER = "Not mentioned in my memories."
 
 def note_line(hit: Hit, limit: int = 400) -> str:
     text = " ".join(said_text(hit).split())[:limit]
-    return f"({_day(hit.created_at)}) {text}"
+    return f"({format_date(hit.created_at)}) {text}"
 
 
 def answer_prompt(question: str, hits: Sequence[Hit],

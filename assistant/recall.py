@@ -150,7 +150,8 @@ class Recaller:
             hits += [h for h in self.store.search(query[0].numpy(), text, k + len(exclude),
                                                   since=since, until=until) if h.id not in seen]
         cap = max(depth, k) + (k if window is not None else 0)
-        hits = [h for h in hits if h.id not in set(exclude)][:cap]
+        excluded = set(exclude)
+        hits = [h for h in hits if h.id not in excluded][:cap]
         if self.model is None:
             return Recall(_window_first(hits, window)[:k], None)
         if not hits:

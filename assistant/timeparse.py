@@ -54,15 +54,16 @@ class TimeRef:
     def label(self) -> str:
         """Human text for the range, as written into annotated memories."""
         if self.granularity == "day":
-            return _fmt(self.start)
+            return format_day(self.start)
         if self.granularity in ("week", "weekend"):
-            return f"the {self.granularity} of {_fmt(self.start)}"
+            return f"the {self.granularity} of {format_day(self.start)}"
         if self.granularity == "month":
             return f"{MONTHS[self.start.month - 1].title()} {self.start.year}"
         return str(self.start.year)
 
 
-def _fmt(day: date) -> str:
+def format_day(day: date) -> str:
+    """8 May 2023."""
     # Own month names rather than strftime("%B"), which follows the process locale.
     return f"{day.day} {MONTHS[day.month - 1].title()} {day.year}"
 

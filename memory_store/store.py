@@ -410,10 +410,13 @@ class MemoryStore:
             return [ConversationRecord(c.id, c.title, c.origin, c.created_at, c.updated_at, n or 0)
                     for c, n in rows]
 
-    def messages(self, conversation_id: int) -> list[MessageRecord]:
+    def messages(self, conversation_id: int, last: int | None = None) -> list[MessageRecord]:
+        """A conversation's messages in order; with `last`, only that many most recent."""
         with self.Session() as s:
-            rows = s.scalars(select(Message).where(Message.conversation_id == conversation_id)
-                             .order_by(Message.turn))
+            stmt = select(Message).where(Message.conversation_id == conversation_id)
+            if last is not None:
+                stmt = stmt.order_by(Message.turn.desc()).limit(last)
+            rows = sorted(s.scalars(stmt), key=lambda m: m.turn)
             return [MessageRecord(m.id, m.conversation_id, m.turn, m.role, m.text, m.created_at)
                     for m in rows]
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -13,7 +11,6 @@ from textual.widgets import DataTable, Footer, Input, Label
 from assistant.tui.format import flags, local_day, snippet, source_label
 from assistant.tui.screens.confirm_forget import ConfirmForget
 from assistant.tui.screens.memory_detail import MemoryDetail
-from assistant.tui.screens.text_prompt import TextPrompt
 
 
 class MemoryBrowser(Screen[None]):
@@ -21,7 +18,7 @@ class MemoryBrowser(Screen[None]):
         Binding("escape", "app.pop_screen", "Back"),
         Binding("p", "pin", "Pin/unpin"),
         Binding("d", "forget", "Forget"),
-        Binding("e", "export", "Export"),
+        Binding("e", "app.export", "Export"),  # the app's own export, one flow for both
         Binding("slash", "focus_search", "Search"),
     ]
 
@@ -105,20 +102,3 @@ class MemoryBrowser(Screen[None]):
             self.action_pin()
         elif action == "forget":
             self.action_forget()
-
-    def action_export(self) -> None:
-        self.app.push_screen(TextPrompt("Export all memories to (.json or .md):",
-                                        str(Path.home() / "memories.md")), self._export)
-
-    def _export(self, path: str | None) -> None:
-        if path:
-            self._export_now(path)
-
-    @work(thread=True, group="browse-write")
-    def _export_now(self, path: str) -> None:
-        try:
-            n = self.agent.export(Path(path))
-        except (OSError, ValueError) as exc:
-            self.app.call_from_thread(self.notify, str(exc), severity="error")
-            return
-        self.app.call_from_thread(self.notify, f"exported {n} memories to {path}")
