@@ -73,6 +73,7 @@ Question: What activities did Lena's family do at the lake?
 Answer: hiking, swimming, collecting shells
 
 """
+TUNED_PROMPT = "notes-v1"  # answer_prompt(examples=False): what an adapter is trained on
 STOP = ("\n", "[", "Notes:", "Question:")
 MAX_ANSWER_WORDS = 15
 ABSTAIN_ANSWER = "Not mentioned in my memories."
@@ -84,15 +85,16 @@ def note_line(hit: Hit, limit: int = 400) -> str:
 
 
 def answer_prompt(question: str, hits: Sequence[Hit],
-                  history: Sequence[tuple[str, str]] = ()) -> str:
+                  history: Sequence[tuple[str, str]] = (), *, examples: bool = True) -> str:
     """The completion prompt: the memories best-last (nearest the question, where the
-    small model looks), then the conversation's recent turns, then the question."""
+    small model looks), then the conversation's recent turns, then the question. A model
+    fine-tuned on this task (`assistant train-generator`) gets no worked examples."""
     notes = "\n".join(note_line(h) for h in reversed(hits)) or "(nothing)"
     recent = ""
     if history:
         said = [f"{role.title()}: {' '.join(text.split())[:200]}" for role, text in history]
         recent = "Recent conversation:\n" + "\n".join(said) + "\n"
-    return (f"{INSTRUCTION}{EXAMPLES}Notes:\n{notes}\n{recent}"
+    return (f"{INSTRUCTION}{EXAMPLES if examples else ''}Notes:\n{notes}\n{recent}"
             f"Question: {question.strip()}\nAnswer:")
 
 
@@ -141,5 +143,6 @@ def respond(question: str, hits: Sequence[Hit], generator, *, prompt_memories: i
     if when is not None:
         yield when
         return
-    yield from generator.stream(answer_prompt(question, top, history),
+    tuned = getattr(generator, "tuned", False)
+    yield from generator.stream(answer_prompt(question, top, history, examples=not tuned),
                                 max_new_tokens=max_new_tokens, stop=STOP)

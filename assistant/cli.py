@@ -146,7 +146,7 @@ def cmd_bench_locomo(agent, args) -> int:
     summary = bench_locomo.run([Path(f) for f in args.files], Path(args.out),
                                use_ltmt=not args.no_ltmt, answers=args.answers,
                                limit=args.limit, weights=args.weights, encoder=agent.encoder,
-                               cache_dir=agent.settings.cache_dir)
+                               generator=agent.generator if args.answers else None)
     print(json.dumps(summary) if args.json else bench_locomo.format_table(summary))
     return 0
 
@@ -158,6 +158,20 @@ def cmd_train(agent, args) -> int:
     record = train.train_command(files, epochs=args.epochs, out=Path(args.out), seed=args.seed,
                                  holdout=args.holdout, encoder=agent.encoder,
                                  folds_dir=args.folds_dir)
+    print(json.dumps(record, indent=2))
+    return 0
+
+
+def cmd_train_generator(agent, args) -> int:
+    from assistant import train, train_generator
+    from assistant.generator import EmbeddedGenerator
+
+    files = [Path(f) for f in args.data] if args.data else train.default_files()
+    base = EmbeddedGenerator(agent.settings.cache_dir)  # never the adapted model
+    record = train_generator.train_command(
+        files, Path(args.out), encoder=agent.encoder, generator=base, folds_dir=args.folds_dir,
+        weights=args.weights, epochs=args.epochs, seed=args.seed,
+        progress=lambda line: print(line, file=sys.stderr, flush=True))
     print(json.dumps(record, indent=2))
     return 0
 
@@ -180,6 +194,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", help="who answers: embedded, a model folder or .gguf file, or "
                    "an OpenAI-compatible server URL such as http://localhost:11434/v1 "
                    "(default: `model` in config.toml)")
+    p.add_argument("--adapter", help="LoRA for a local model: builtin, none, or a file made by "
+                   "`assistant train-generator` (default: `adapter` in config.toml)")
     sub = p.add_subparsers(dest="command", required=True)
     c = sub.add_parser("chat", help="chat in the terminal")
     c.add_argument("--no-ltmt", action="store_true", help="plain hybrid retrieval (ablation)")
@@ -239,6 +255,17 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--folds-dir", type=Path,
                    help="also save each held-out fold's model here (ltmt-without-NAME.pt)")
     t.set_defaults(fn=cmd_train)
+    g = sub.add_parser("train-generator", help="train the answer adapter (LoRA) of the "
+                       "embedded model on LoCoMo-format conversations")
+    g.add_argument("--data", nargs="+", help="LoCoMo files (default: the dev split)")
+    g.add_argument("--epochs", type=int, default=3)
+    g.add_argument("--out", default="data/generator-lora.pt")
+    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--folds-dir", type=Path, help="recall each conversation with the LTM-T "
+                   "that never saw it (DIR/ltmt-without-NAME.pt, from `train --folds-dir`)")
+    g.add_argument("--weights", type=Path, help="LTM-T checkpoint for recall otherwise "
+                   "(default data/ltmt.pt)")
+    g.set_defaults(fn=cmd_train_generator)
     sub.add_parser("doctor", help="show where data and models are").set_defaults(fn=cmd_doctor)
     return p
 
@@ -252,6 +279,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.model:
         settings.model = args.model
+    if args.adapter:
+        settings.adapter = args.adapter
     _setup_logging(settings, args.verbose)
     if args.fn is run_chat:
         return run_chat(settings, args)

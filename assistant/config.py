@@ -32,6 +32,9 @@ class Settings:
     # Who answers: "embedded" (SmolLM2 inside the package), a Hugging Face model folder or a
     # .gguf file, or an OpenAI-compatible server's base URL (http://localhost:11434/v1).
     model: str = "embedded"
+    # LoRA merged into a local model: "builtin" (data/generator-lora.pt, embedded model
+    # only), "none", or an adapter file made by `assistant train-generator`.
+    adapter: str = "builtin"
     model_name: str = ""  # the server's model id, for a URL `model`
     api_key_env: str = ""  # environment variable holding the server's API key, if any
     request_timeout_s: int = 60

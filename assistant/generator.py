@@ -31,6 +31,8 @@ CACHE_NAME = "smollm2-135m-instruct"
 # (a different file) invalidates the cache instead of silently serving old weights.
 STAMP_FILE = "assistant-source.json"
 STALE_TEMP_S = 3600  # a temp folder this old belongs to a crashed build, not a running one
+# The shipped answer adapter for the embedded model (`assistant train-generator`, README).
+DEFAULT_ADAPTER = Path(__file__).resolve().parent.parent / "data" / "generator-lora.pt"
 
 
 class Generator(Protocol):
@@ -83,9 +85,11 @@ def _held_back(text: str, stop: Sequence[str]) -> int:
 class EmbeddedGenerator:
     """A causal LM run by transformers on the CPU: greedy, deterministic, offline, loaded
     lazily. By default the packaged SmolLM2-135M-Instruct; `source` may instead name a
-    Hugging Face model folder or another GGUF file."""
+    Hugging Face model folder or another GGUF file. An `adapter` (LoRA, see lora.py) is
+    merged into the weights at load, and the model is then prompted as it was trained."""
 
-    def __init__(self, cache_dir: Path | None = None, source: Path | None = None) -> None:
+    def __init__(self, cache_dir: Path | None = None, source: Path | None = None,
+                 adapter: Path | None = None) -> None:
         self.source = Path(source).expanduser() if source is not None else None
         if self.source is not None and not self.source.exists():
             raise FileNotFoundError(f"model {self.source} does not exist: give a Hugging Face "
@@ -93,7 +97,14 @@ class EmbeddedGenerator:
         if self.source is not None and self.source.is_file() and self.source.suffix != ".gguf":
             raise ValueError(f"model {self.source} is a file but not a .gguf; give a .gguf "
                              "file or a Hugging Face model folder")
+        self.adapter = Path(adapter).expanduser() if adapter is not None else None
+        if self.adapter is not None and not self.adapter.is_file():
+            raise FileNotFoundError(f"adapter {self.adapter} does not exist: train one with "
+                                    "`assistant train-generator` or set adapter = \"none\"")
+        self.tuned = self.adapter is not None  # answer_prompt drops its worked examples
         self.name = CACHE_NAME if self.source is None else self.source.name
+        if self.adapter is not None:
+            self.name += f"+{self.adapter.stem}"
         self.cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
         self.loaded_from: str | None = None  # "cache" or "gguf", once loaded
         self._lock = threading.Lock()
@@ -134,6 +145,8 @@ class EmbeddedGenerator:
             else:
                 loaded = self._load_cache(source)
                 model, tokenizer = loaded or self._load_gguf(source)
+            if self.adapter is not None:
+                self._merge_adapter(model)
             model.eval()
             # Resolved here, under the lock: transformers' lazy imports race across threads.
             from transformers import DynamicCache
@@ -149,6 +162,16 @@ class EmbeddedGenerator:
             self.loaded_from = "folder" if source.is_dir() else "cache" if loaded else "gguf"
             seconds = time.perf_counter() - start
             log.info("loaded %s from %s in %.2f s", self.name, self.loaded_from, seconds)
+
+    def _merge_adapter(self, model: Any) -> None:
+        from assistant import lora
+        from assistant.answering import TUNED_PROMPT
+
+        adapter = lora.load(self.adapter)
+        if adapter.get("prompt") != TUNED_PROMPT:
+            raise ValueError(f"adapter {self.adapter} was trained for prompt "
+                             f"{adapter.get('prompt')!r}, not {TUNED_PROMPT!r}; retrain it")
+        lora.merge(model, adapter, source=f"adapter {self.adapter}")
 
     def _load_folder(self, folder: Path) -> tuple[Any, Any]:
         import torch
@@ -288,16 +311,32 @@ def _stamp(source: Path) -> dict[str, Any]:
     return {"gguf": source.name, "size": source.stat().st_size, "format": 1}
 
 
+def adapter_path(setting: str, spec: str = "embedded") -> Path | None:
+    """The adapter an `adapter` setting names for model `spec`: "builtin" is the shipped one,
+    for the embedded model only (it was trained for it); "none" is none; else a path."""
+    setting = (setting or "builtin").strip()
+    if setting == "none":
+        return None
+    if setting == "builtin":
+        return DEFAULT_ADAPTER if spec == "embedded" and DEFAULT_ADAPTER.is_file() else None
+    if spec.startswith(("http://", "https://")):
+        raise ValueError(f"adapter {setting} cannot apply to {spec}: adapters are for local "
+                         "models; set adapter = \"none\"")
+    return Path(setting).expanduser()
+
+
 def make_generator(spec: str, cache_dir: Path | None = None, *, model_name: str = "",
-                   api_key_env: str = "", timeout_s: float = 60.0) -> Generator:
+                   api_key_env: str = "", timeout_s: float = 60.0,
+                   adapter: str = "builtin") -> Generator:
     """The generator a `model` setting names: "embedded", a model folder or .gguf file, or
     an http(s) URL of an OpenAI-compatible server (the only case that uses the network)."""
     spec = (spec or "embedded").strip()
+    tuned = adapter_path(adapter, spec)
     if spec == "embedded":
-        return EmbeddedGenerator(cache_dir)
+        return EmbeddedGenerator(cache_dir, adapter=tuned)
     if spec.startswith(("http://", "https://")):
         from assistant.remote import OpenAICompatibleGenerator, api_key_from_env
 
         return OpenAICompatibleGenerator(spec, model_name, api_key_from_env(api_key_env),
                                          timeout_s)
-    return EmbeddedGenerator(cache_dir, source=Path(spec))
+    return EmbeddedGenerator(cache_dir, source=Path(spec), adapter=tuned)
