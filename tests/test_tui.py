@@ -144,6 +144,31 @@ async def test_restart_restores_conversations_and_recalls_across_them(settings, 
     assert any(s["source"].endswith("#turn=1") and "Ana was born" in s["text"] for s in sources)
 
 
+async def test_idle_time_and_quitting_each_write_the_summary(settings, encoder, generator):
+    app = app_for(replace(settings, idle_summary_s=0), encoder, generator)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.ready)
+        await send(pilot, app, "We are planning a trip to Kyoto in April.")
+        cid = app.conversation_id
+
+        def summaries():
+            return app.agent.store.conversation_memories(cid, "summary")
+
+        app._idle_check()  # what the app's 30 s interval runs
+        await until(pilot, lambda: bool(summaries()))
+        (idle,) = summaries()
+        assert idle.meta["messages"] == 2 and "Kyoto" in idle.text
+        await send(pilot, app, "My friend Tomas will join us.")
+        await pilot.press("ctrl+q")
+        await until(pilot, lambda: not app.is_running, timeout=60)
+    reopened = Agent(settings, encoder=encoder, generator=generator)
+    try:
+        (final,) = reopened.store.conversation_memories(cid, "summary")
+        assert final.id != idle.id and final.meta["messages"] == 4
+    finally:
+        reopened.close()
+
+
 async def test_escape_stops_the_answer_and_keeps_the_input_usable(settings, encoder,
                                                                   generator):
     app = app_for(replace(settings, max_new_tokens=400), encoder, SlowGenerator(generator))
