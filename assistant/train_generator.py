@@ -143,6 +143,10 @@ def fit(generator, examples: list[Example], *, epochs: int = 3, lr: float = 1e-3
     return weights, losses
 
 
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
 def train_command(files: list[Path], out: Path, *, encoder: Encoder, generator,
                   folds_dir: Path | None = None, weights: Path | None = None,
                   epochs: int = 3, seed: int = 0, progress=print) -> dict:
@@ -157,13 +161,15 @@ def train_command(files: list[Path], out: Path, *, encoder: Encoder, generator,
               first_layer=hp["first_layer"], base=generator.name, prompt=TUNED_PROMPT)
     record = {
         "command": "assistant train-generator " + " ".join(
-            [str(f) for f in files] + [f"--out {out}", f"--epochs {epochs}", f"--seed {seed}"]
+            ["--data", *map(str, files), f"--out {out}", f"--epochs {epochs}", f"--seed {seed}"]
             + ([f"--folds-dir {folds_dir}"] if folds_dir else [])
             + ([f"--weights {weights}"] if weights else [])),
-        "data": [{"file": f.name, "sha256": hashlib.sha256(f.read_bytes()).hexdigest()}
-                 for f in files],
-        "retrieval": "LTM-T per conversation from --folds-dir" if folds_dir
-        else f"LTM-T {weights or DEFAULT_WEIGHTS.name}",
+        "data": [{"file": f.name, "sha256": _sha256(f)} for f in files],
+        "retrieval": {p.name: _sha256(p) for p in sorted(folds_dir.glob("ltmt-without-*.pt"))}
+        if folds_dir else {Path(weights or DEFAULT_WEIGHTS).name:
+                           _sha256(Path(weights or DEFAULT_WEIGHTS))},
+        "retrieval_made_by": "assistant train --epochs 4 --seed 0 --folds-dir DIR" if folds_dir
+        else "assistant train",
         "examples": len(examples), "prompt": TUNED_PROMPT, "prompt_memories": PROMPT_MEMORIES,
         "base": generator.name, **hp, "loss_per_epoch": losses,
         "seconds": round(time.perf_counter() - started, 1),

@@ -153,3 +153,24 @@ def test_the_agent_answers_with_the_shipped_adapter_by_default(home, encoder, ge
         "".join(answer)
         assert agent.generator.tuned and "generator-lora" in agent.generator_name
         assert "nurse" in answer.text.lower()
+
+
+def test_train_generator_command_writes_an_adapter_and_its_record(generator, encoder,
+                                                                  tmp_path):
+    import hashlib
+    import json
+
+    from assistant.train_generator import train_command
+
+    tiny = Path(__file__).parent / "fixtures" / "locomo_tiny.json"
+    out = tmp_path / "tiny-lora.pt"
+    record = train_command([tiny], out, encoder=encoder, generator=generator, epochs=2,
+                           progress=lambda _: None)
+    assert record["examples"] == 4  # categories 1-4 only; the category-5 question is not
+    assert len(record["loss_per_epoch"]) == 2 and record["prompt"] == TUNED_PROMPT
+    assert record["data"] == [{"file": tiny.name,
+                               "sha256": hashlib.sha256(tiny.read_bytes()).hexdigest()}]
+    assert json.loads(out.with_suffix(".json").read_text()) == record
+    tuned = EmbeddedGenerator(generator.cache_dir, adapter=out)
+    tuned.load()
+    assert tuned.name.endswith("+tiny-lora")
