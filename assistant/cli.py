@@ -178,10 +178,13 @@ def cmd_train_generator(agent, args) -> int:
 
 def cmd_doctor(agent, args) -> int:
     from assistant.encoder import model_dir
+    from assistant.generator import adapter_path
 
     print(f"data folder: {agent.settings.home}")
     print(f"encoder: {agent.encoder.name} at {model_dir()}")
     print(f"cache: {agent.settings.cache_dir}")
+    print(f"answers by: {agent.settings.model}, adapter: "
+          f"{adapter_path(agent.settings.adapter, agent.settings.model) or 'none'}")
     print(json.dumps(agent.store.stats(), indent=2))
     return 0
 
