@@ -144,5 +144,12 @@ def respond(question: str, hits: Sequence[Hit], generator, *, prompt_memories: i
         yield when
         return
     tuned = getattr(generator, "tuned", False)
-    yield from generator.stream(answer_prompt(question, top, history, examples=not tuned),
-                                max_new_tokens=max_new_tokens, stop=STOP)
+    pieces = generator.stream(answer_prompt(question, top, history, examples=not tuned),
+                              max_new_tokens=max_new_tokens, stop=STOP)
+    started = False
+    for piece in pieces:  # the model's first token after "Answer:" starts with a space
+        if not started:
+            piece = piece.lstrip()
+            started = bool(piece)
+        if piece:
+            yield piece

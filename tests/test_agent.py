@@ -192,7 +192,9 @@ def test_abstains_when_memory_does_not_support_an_answer(agent, store):
     assert "".join(agent.ask("What did Caroline raise awareness for with her charity race?")) \
         == ABSTAIN_ANSWER
     answer = agent.ask("What did Melanie raise awareness for with her charity race?")
-    assert "".join(answer) != ABSTAIN_ANSWER
+    streamed = "".join(answer)
+    assert streamed != ABSTAIN_ANSWER
+    assert streamed == streamed.lstrip() and streamed.strip()  # no space before the answer
 
 
 # Memory requests --------------------------------------------------------------------------
