@@ -6,6 +6,7 @@ import json
 import tempfile
 import time
 from collections import defaultdict
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -17,10 +18,12 @@ from assistant.encoder import Encoder
 from assistant.locomo import Question, Sample, load, recall_at
 from assistant.recall import Recaller, load_model
 from assistant.replay import replay
+from memory_store.records import Hit
 from memory_store.store import MemoryStore
 
 KS = (5, 10, 25)
 WRITE_DEPTH = 20  # candidates the write step reads while a conversation is replayed
+ANSWER_DEPTH = 50  # hits kept per question: recall@25 and the abstention rule read them
 
 
 def select_questions(questions: list[Question], limit: int | None) -> list[Question]:
@@ -59,6 +62,23 @@ def replay_with_state(sample: Sample, store: MemoryStore, encoder: Encoder,
     return cid, state
 
 
+def recalled(sample: Sample, questions: list[Question], encoder: Encoder, model,
+             k: int) -> Iterator[tuple[Question, list[Hit]]]:
+    """Replay `sample` into a fresh temporary store (LTM-T stepping on every turn), then
+    recall each question's top `k` as the app would, at the conversation's last moment."""
+    with tempfile.TemporaryDirectory() as tmp:
+        store = MemoryStore(Path(tmp), embedding_model=encoder.name, dim=encoder.dim)
+        try:
+            recaller = Recaller(store, model)
+            _, state = replay_with_state(sample, store, encoder, recaller)
+            now = sample.turns[-1].when
+            vectors = encoder.encode([q.question for q in questions])
+            for q, vec in zip(questions, vectors, strict=True):
+                yield q, recaller.recall(q.question, vec, state, k, now).hits
+        finally:
+            store.close()
+
+
 def run(files: list[Path], out: Path, *, use_ltmt: bool = True, answers: bool = False,
         limit: int | None = None, weights: Path | None = None, encoder: Encoder | None = None,
         generator=None, cache_dir: Path | None = None) -> dict:
@@ -68,23 +88,16 @@ def run(files: list[Path], out: Path, *, use_ltmt: bool = True, answers: bool = 
     if use_ltmt and model is None:
         raise FileNotFoundError(f"no LTM-T weights at {weights or 'data/ltmt.pt'}; "
                                 "run `assistant train` or pass --no-ltmt")
-    if answers and generator is None:
-        from assistant.generator import EmbeddedGenerator, default_cache_dir
+    if answers and generator is None:  # what the app answers with by default
+        from assistant.generator import make_generator
 
-        generator = EmbeddedGenerator(cache_dir=cache_dir or default_cache_dir())
+        generator = make_generator("embedded", cache_dir)
     rows, started = [], time.perf_counter()
-    with out.open("w", encoding="utf-8") as sink, tempfile.TemporaryDirectory() as tmp:
+    with out.open("w", encoding="utf-8") as sink:
         for path in files:
             sample = load(path)
-            store = MemoryStore(Path(tmp) / sample.name, embedding_model=encoder.name,
-                                dim=encoder.dim)
-            recaller = Recaller(store, model)
-            _, state = replay_with_state(sample, store, encoder, recaller)
-            now = sample.turns[-1].when
             questions = select_questions(sample.questions, limit)
-            vectors = encoder.encode([q.question for q in questions])
-            for q, vec in zip(questions, vectors, strict=True):
-                hits = recaller.recall(q.question, vec, state, 50, now).hits
+            for q, hits in recalled(sample, questions, encoder, model, ANSWER_DEPTH):
                 answer = None
                 if answers:
                     answer = clean_answer("".join(respond(q.question, hits, generator)))
@@ -92,7 +105,6 @@ def run(files: list[Path], out: Path, *, use_ltmt: bool = True, answers: bool = 
                        "question": q.question, "retrieved": dia_ids(hits), "answer": answer}
                 sink.write(json.dumps(row, ensure_ascii=False) + "\n")
                 rows.append((row, q))
-            store.close()
     return summarise(rows, time.perf_counter() - started)
 
 

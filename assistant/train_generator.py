@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,14 +19,16 @@ import torch
 
 from assistant import lora
 from assistant.answering import TUNED_PROMPT, answer_prompt
+from assistant.bench_locomo import recalled
 from assistant.encoder import Encoder
 from assistant.locomo import load
-from assistant.recall import DEFAULT_WEIGHTS, Recaller, load_model
+from assistant.recall import DEFAULT_WEIGHTS, load_model
 from memory_store.records import Hit
-from memory_store.store import MemoryStore
 
 PROMPT_MEMORIES = 3
 MAX_TARGET_TOKENS = 32
+# Fixed before any held-out figure was seen (README); train_command records them.
+SETTINGS = {"lr": 1e-3, "rank": 8, "alpha": 16.0, "first_layer": 15, "batch": 8}
 
 
 @dataclass(frozen=True)
@@ -47,8 +48,6 @@ def collect(files: list[Path], encoder: Encoder, folds_dir: Path | None = None,
             weights: Path | None = None) -> list[Example]:
     """Examples from each file's questions (categories 1-4), recalled as the app would;
     with `folds_dir`, each conversation is recalled by the LTM-T that never saw it."""
-    from assistant.bench_locomo import replay_with_state
-
     out = []
     for path in files:
         sample = load(path)
@@ -57,17 +56,8 @@ def collect(files: list[Path], encoder: Encoder, folds_dir: Path | None = None,
         if model is None:
             raise FileNotFoundError(f"no LTM-T weights at {fold or weights or DEFAULT_WEIGHTS}")
         questions = [q for q in sample.questions if q.category in (1, 2, 3, 4)]
-        with tempfile.TemporaryDirectory() as tmp:
-            store = MemoryStore(Path(tmp), embedding_model=encoder.name, dim=encoder.dim)
-            recaller = Recaller(store, model)
-            _, state = replay_with_state(sample, store, encoder, recaller)
-            now = sample.turns[-1].when
-            vectors = encoder.encode([q.question for q in questions])
-            for q, vec in zip(questions, vectors, strict=True):
-                hits = recaller.recall(q.question, vec, state, PROMPT_MEMORIES, now).hits
-                out.append(Example(sample.name, q.category, q.question, tuple(hits),
-                                   str(q.answer)))
-            store.close()
+        out += [Example(sample.name, q.category, q.question, tuple(hits), str(q.answer))
+                for q, hits in recalled(sample, questions, encoder, model, PROMPT_MEMORIES)]
     return out
 
 
@@ -109,9 +99,10 @@ def _loss(model, batch: list[tuple[list[int], int]], pad: int) -> torch.Tensor:
     return torch.nn.functional.cross_entropy(logits, ids[rows, [c + 1 for c in cols]])
 
 
-def fit(generator, examples: list[Example], *, epochs: int = 3, lr: float = 1e-3,
-        rank: int = 8, alpha: float = 16.0, first_layer: int = 15, batch: int = 8,
-        seed: int = 0, progress=print) -> tuple[dict, list[float]]:
+def fit(generator, examples: list[Example], *, epochs: int = 3, seed: int = 0,
+        lr: float = SETTINGS["lr"], rank: int = SETTINGS["rank"],
+        alpha: float = SETTINGS["alpha"], first_layer: int = SETTINGS["first_layer"],
+        batch: int = SETTINGS["batch"], progress=print) -> tuple[dict, list[float]]:
     """Train an adapter on `generator`'s model and return (adapter weights, mean loss per
     epoch); the model itself is left exactly as it was."""
     torch.manual_seed(seed)
@@ -154,8 +145,7 @@ def train_command(files: list[Path], out: Path, *, encoder: Encoder, generator,
     started = time.perf_counter()
     examples = collect(files, encoder, folds_dir, weights)
     progress(f"{len(examples)} examples from {len(files)} conversations")
-    hp = {"epochs": epochs, "lr": 1e-3, "rank": 8, "alpha": 16.0, "first_layer": 15,
-          "batch": 8, "seed": seed}
+    hp = {"epochs": epochs, **SETTINGS, "seed": seed}
     adapter, losses = fit(generator, examples, progress=progress, **hp)
     lora.save(out, adapter, rank=hp["rank"], alpha=hp["alpha"],
               first_layer=hp["first_layer"], base=generator.name, prompt=TUNED_PROMPT)
