@@ -6,7 +6,13 @@ STAMP := $(VENV)/.setup-done
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: setup run test lint clean
+# The suite in file order (pytest-randomly is installed for test-shuffled, off here), with
+# its 15 slowest tests printed so the cost stays visible.
+PYTEST := $(BIN)/python -m pytest -q -p no:randomly --durations=15
+SEED ?= 1
+RUNS ?= 20
+
+.PHONY: setup run test test-fast test-shuffled test-snapshots lint clean
 
 setup: $(STAMP)
 
@@ -26,7 +32,25 @@ run: setup
 
 test: setup
 	$(BIN)/ruff check assistant memory_store tests
-	$(BIN)/python -m pytest -q
+	$(PYTEST)
+
+# Everything but the tests marked slow (child processes, GGUF dequantisation, training).
+test-fast: setup
+	$(PYTEST) -m "not slow"
+
+# The whole suite in a shuffled order: `make test-shuffled SEED=2`.
+test-shuffled: setup
+	$(BIN)/python -m pytest -q --randomly-seed=$(SEED)
+
+# The snapshot tests RUNS times in a row while two busy loops keep both cores loaded.
+test-snapshots: setup
+	@$(BIN)/python -c "while True: pass" & a=$$!; \
+	$(BIN)/python -c "while True: pass" & b=$$!; \
+	trap 'kill $$a $$b' EXIT; \
+	for i in $$(seq $(RUNS)); do \
+	  echo "run $$i of $(RUNS)"; \
+	  $(BIN)/python -m pytest -q -p no:randomly -k snapshot tests/test_tui.py || exit 1; \
+	done
 
 lint: setup
 	$(BIN)/ruff check assistant memory_store tests

@@ -20,7 +20,6 @@ from assistant.encoder import Encoder
 from assistant.facts import Statement, conflicts, statements
 from assistant.summary import summarize_messages
 from assistant.timeparse import annotate, time_window
-from memory_store.models import utcnow
 from memory_store.records import ConversationRecord, Hit, MessageRecord, NewMemory
 from memory_store.store import MemoryStore
 
@@ -92,8 +91,10 @@ class Agent:
     """Owns the store, the encoder and the generator for one data folder."""
 
     def __init__(self, settings: Settings, encoder: Encoder | None = None,
-                 generator=None, use_ltmt: bool = True) -> None:
+                 generator=None, use_ltmt: bool = True,
+                 clock: Callable[[], datetime] | None = None) -> None:
         self.settings = settings
+        self.clock = clock or local_now  # naive local time; tests pass a fixed one
         self.encoder = encoder or Encoder()
         self._generator = generator
         self.use_ltmt = use_ltmt
@@ -203,7 +204,7 @@ class Agent:
         """The k memories most relevant to `query`, ranked by LTM-T from a fresh state."""
         r = self.recaller
         with self._lock:
-            now = local_now()
+            now = self.clock()
             hits = r.recall(query, self.encoder.encode_one(query), r.initial_state(),
                             k or self.settings.k, now, window=time_window(query, now)).hits
         return self._prefer_newer(hits)
@@ -217,7 +218,7 @@ class Agent:
     def remember(self, conversation_id: int | None, fact: str, said: str | None = None,
                  now: datetime | None = None) -> tuple[Hit, list[Conflict]]:
         """Store `fact` as a pinned memory (and `said` as the user's message, if in a chat)."""
-        now = now or local_now()
+        now = now or self.clock()
         text = f"[{format_date(now)}] User: {annotate(fact, now)}"
         memory = NewMemory(kind="fact", text=text, embedding=self.encoder.encode_one(text),
                            created_at=to_utc(now), pinned=True, meta=self._subject_meta(fact))
@@ -230,7 +231,7 @@ class Agent:
         found = self._check_conflicts(hit)
         if conversation_id is not None:
             self.store.add_message(conversation_id, "assistant",
-                                   f"I will remember that: {fact}", utcnow())
+                                   f"I will remember that: {fact}", to_utc(self.clock()))
         return hit, found
 
     def forget_candidates(self, query: str, k: int = 5) -> list[Hit]:
@@ -272,7 +273,7 @@ class Agent:
                   ) -> Answer:
         """Remember the user's message (before generating: a crash loses nothing), answer
         it from memory, and store the answer and LTM-T state when the stream ends."""
-        now = now or local_now()
+        now = now or self.clock()
         history = [(m.role, m.text)
                    for m in self.store.messages(conversation_id, last=HISTORY_TURNS)]
         memory_text = f"[{format_date(now)}] User: {annotate(text, now)}"
@@ -302,7 +303,7 @@ class Agent:
             if answer:
                 self.store.add_message(conversation_id, "assistant",
                                        answer + (" [stopped]" if cancelled else ""),
-                                       utcnow())
+                                       to_utc(self.clock()))
             recaller.save_state(conversation_id, recalled.state)
 
         if is_question(text):

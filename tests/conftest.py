@@ -1,9 +1,12 @@
-"""Shared fixtures: the real encoder (loaded once) and throwaway data folders."""
+"""Shared fixtures: the real encoder and generator (each loaded once per run, the
+generator from one model cache that every test and child process shares) and throwaway
+data folders."""
 
 from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -38,13 +41,29 @@ def store(home, encoder):
 
 
 @pytest.fixture(scope="session")
-def generator(tmp_path_factory) -> EmbeddedGenerator:
-    """The real embedded SmolLM2, loaded once per run (its cache in a throwaway folder)."""
-    gen = EmbeddedGenerator(tmp_path_factory.mktemp("model-cache"))
+def model_cache(request, tmp_path_factory) -> Path:
+    """The one model cache of the run, kept between runs in pytest's cache folder (the
+    ~15 s GGUF dequantisation is paid once per checkout; test_generator tests that path in
+    folders of its own). Child processes get it through ASSISTANT_CACHE."""
+    cache = getattr(request.config, "cache", None)  # None under -p no:cacheprovider
+    folder = cache.mkdir("model-cache") if cache else tmp_path_factory.mktemp("model-cache")
+    previous = os.environ.get("ASSISTANT_CACHE")
+    os.environ["ASSISTANT_CACHE"] = str(folder)
+    yield folder
+    if previous is None:
+        os.environ.pop("ASSISTANT_CACHE", None)
+    else:
+        os.environ["ASSISTANT_CACHE"] = previous
+
+
+@pytest.fixture(scope="session")
+def generator(model_cache) -> EmbeddedGenerator:
+    """The real embedded SmolLM2, loaded once per run."""
+    gen = EmbeddedGenerator(model_cache)
     gen.load()
     return gen
 
 
 @pytest.fixture
-def settings(home, tmp_path) -> Settings:
-    return Settings(home=home, cache_dir=tmp_path / "cache", max_new_tokens=16)
+def settings(home, model_cache) -> Settings:
+    return Settings(home=home, cache_dir=model_cache, max_new_tokens=16)

@@ -58,6 +58,7 @@ def trained(generator, tmp_path_factory) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_training_leaves_the_base_model_as_it_was(generator, trained):
     prompt = examples()[0].prompt
     base = EmbeddedGenerator(generator.cache_dir)
@@ -65,6 +66,7 @@ def test_training_leaves_the_base_model_as_it_was(generator, trained):
     assert WORD not in complete(generator, prompt, max_new_tokens=8)
 
 
+@pytest.mark.slow
 def test_a_trained_adapter_loads_and_changes_the_output(generator, trained):
     tuned = EmbeddedGenerator(generator.cache_dir, adapter=trained)
     assert tuned.tuned and tuned.name == f"{generator.name}+word"
@@ -76,6 +78,7 @@ def test_a_trained_adapter_loads_and_changes_the_output(generator, trained):
     assert WORD not in before and WORD in after
 
 
+@pytest.mark.slow
 def test_merged_weights_answer_as_the_unmerged_adapter(generator, trained):
     """Merging W += scale * B @ A gives what the adapter computed beside the base layer."""
     prompt = examples()[1].prompt
@@ -116,6 +119,7 @@ def test_adapter_settings_resolve_per_model(tmp_path):
         EmbeddedGenerator(tmp_path, adapter=tmp_path / "missing.pt")
 
 
+@pytest.mark.slow
 def test_bad_adapters_are_refused_and_change_nothing(generator, trained, tmp_path):
     junk = tmp_path / "junk.pt"
     junk.write_bytes(b"not a torch file")
@@ -155,6 +159,7 @@ def test_the_agent_answers_with_the_shipped_adapter_by_default(home, encoder, ge
         assert "nurse" in answer.text.lower()
 
 
+@pytest.mark.slow
 def test_train_generator_command_writes_an_adapter_and_its_record(generator, encoder,
                                                                   tmp_path):
     import hashlib

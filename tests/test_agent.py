@@ -12,14 +12,17 @@ from assistant.answering import ABSTAIN_ANSWER
 from assistant.commands import Command, CommandError, parse
 from assistant.facts import Statement, conflicts, statements
 from assistant.recall import STATE_NAME
+from assistant.summary import extractive, grounded
 from assistant.timeparse import time_window
-from memory_store.records import NewMemory
+from memory_store.records import MessageRecord, NewMemory
 from memory_store.store import MemoryStore
+
+NOW = datetime(2026, 6, 15, 12, 0)  # the agent's clock: no test depends on the real day
 
 
 @pytest.fixture
 def agent(settings, encoder, generator):
-    a = Agent(settings, encoder=encoder, generator=generator)
+    a = Agent(settings, encoder=encoder, generator=generator, clock=lambda: NOW)
     yield a
     a.close()
 
@@ -118,7 +121,7 @@ def test_statement_is_acknowledged_and_remembered_with_its_date(agent):
 
 def test_something_said_in_one_conversation_is_recalled_in_another(agent):
     first = agent.new_conversation("first")
-    said = datetime.now() - timedelta(days=3)
+    said = NOW - timedelta(days=3)
     "".join(agent.chat_turn(first, "My sister Ana was born on the 3rd of May 1990 in Porto.",
                             now=said))
     "".join(agent.chat_turn(first, "I prefer tea to coffee.", now=said))
@@ -251,13 +254,35 @@ def test_summary_memory_is_written_once_per_change(agent):
     "".join(agent.chat_turn(cid, "My friend Tomas will join us."))
     summary = agent.summarize(cid)
     assert summary.kind == "summary" and summary.source == f"conversation:{cid}#summary"
-    assert "Trip planning" in summary.text
-    assert summary.meta["method"] in {"generator", "extractive"}
+    # The untuned 135M model's sentence is not grounded in what was said here, so the
+    # user's own sentences are kept (greedy decoding: the same every run).
+    assert summary.meta == {"messages": 4, "method": "extractive"}
+    assert summary.text == ('[15 June 2026] Summary of the conversation "Trip planning": '
+                            "We are planning a trip to Kyoto in April. "
+                            "My friend Tomas will join us.")
     assert agent.summarize(cid).id == summary.id  # nothing new: unchanged
     "".join(agent.chat_turn(cid, "We will stay near Gion."))
     newer = agent.summarize(cid)
     assert newer.id != summary.id
     assert [h.id for h in agent.store.conversation_memories(cid, "summary")] == [newer.id]
+
+
+def test_a_summary_is_generated_only_when_grounded_in_what_was_said():
+    said = ("User: We are planning a trip to Kyoto in April.\n"
+            "User: My friend Tomas will join us.")
+    assert grounded("The user is planning a trip to Kyoto in April with Tomas.", said)
+    assert not grounded("The user loves Paris and will fly there with Maria.", said)
+    assert not grounded("The user Kyoto.", said)  # too little to judge
+    messages = [MessageRecord(id=i, conversation_id=1, turn=i, role=role, text=text,
+                              created_at=NOW)
+                for i, (role, text) in enumerate([
+                    ("user", "We are planning a trip to Kyoto in April. It will be fun."),
+                    ("assistant", "Noted."),
+                    ("user", "Where should we stay?"),  # questions are not summarised
+                    ("user", "/search Kyoto"),
+                    ("user", "My friend Tomas will join us.")], 1)]
+    assert extractive(messages) == ("We are planning a trip to Kyoto in April. "
+                                    "My friend Tomas will join us.")
 
 
 def test_delete_conversation_removes_its_memories_everywhere(agent, settings, encoder):

@@ -1,6 +1,7 @@
 """The embedded generator with the real SmolLM2 weights: streaming, stops, the cache."""
 
 import os
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -28,22 +29,15 @@ def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def built(cache_dir: Path) -> EmbeddedGenerator:
-    """Loaded from the GGUF: pays the ~15 s dequantisation once per run and writes the cache."""
+    """Loaded from the GGUF into a fresh cache: pays the ~15 s dequantisation."""
     gen = EmbeddedGenerator(cache_dir)
     gen.load()
     return gen
 
 
 @pytest.fixture(scope="module")
-def cached(built: EmbeddedGenerator, cache_dir: Path) -> EmbeddedGenerator:
-    gen = EmbeddedGenerator(cache_dir)
-    gen.load()
-    return gen
-
-
-@pytest.fixture(scope="module")
-def story(cached: EmbeddedGenerator) -> str:
-    return complete(cached, PROMPT, max_new_tokens=STORY_TOKENS, stop=())
+def story(generator: EmbeddedGenerator) -> str:
+    return complete(generator, PROMPT, max_new_tokens=STORY_TOKENS, stop=())
 
 
 @contextmanager
@@ -70,62 +64,72 @@ def test_default_cache_dir_honours_env(monkeypatch: pytest.MonkeyPatch, tmp_path
     assert default_cache_dir().name == "assistant"
 
 
+@pytest.mark.slow
 def test_cache_is_written_and_reproduces_the_gguf_model(
-    built: EmbeddedGenerator, cached: EmbeddedGenerator, cache_dir: Path, story: str
+    built: EmbeddedGenerator, cache_dir: Path, story: str
 ) -> None:
     folder = cache_dir / CACHE_NAME
     for name in ("model.safetensors", "config.json", "tokenizer.json", STAMP_FILE):
         assert (folder / name).is_file(), name
     assert "quantization_config" not in (folder / "config.json").read_text()
     assert [p.name for p in cache_dir.iterdir()] == [CACHE_NAME]  # no temp folders left
+    cached = EmbeddedGenerator(cache_dir)
+    cached.load()
     assert (built.loaded_from, cached.loaded_from) == ("gguf", "cache")
-    assert complete(built, PROMPT, max_new_tokens=STORY_TOKENS, stop=()) == story
+    # The session's model (another cache of the same GGUF) wrote `story`.
+    for gen in (built, cached):
+        assert complete(gen, PROMPT, max_new_tokens=STORY_TOKENS, stop=()) == story
 
 
-def test_stream_yields_pieces_that_join_to_complete(cached: EmbeddedGenerator, story: str) -> None:
-    pieces = list(cached.stream(PROMPT, max_new_tokens=STORY_TOKENS, stop=()))
+def test_stream_yields_pieces_that_join_to_complete(generator: EmbeddedGenerator,
+                                                    story: str) -> None:
+    pieces = list(generator.stream(PROMPT, max_new_tokens=STORY_TOKENS, stop=()))
     assert len(pieces) > 1
     assert all(pieces)
     assert "".join(pieces) == story
 
 
-def test_greedy_output_is_deterministic(cached: EmbeddedGenerator, story: str) -> None:
+def test_greedy_output_is_deterministic(generator: EmbeddedGenerator, story: str) -> None:
     assert len(story.split()) > 5
-    assert complete(cached, PROMPT, max_new_tokens=STORY_TOKENS, stop=()) == story
+    assert complete(generator, PROMPT, max_new_tokens=STORY_TOKENS, stop=()) == story
 
 
-def test_stop_string_halts_and_is_not_included(cached: EmbeddedGenerator, story: str) -> None:
+def test_stop_string_halts_and_is_not_included(generator: EmbeddedGenerator, story: str) -> None:
     words = story.split()
     stop = " ".join(words[3:5])  # two words: a stop string spanning several tokens
-    with counting_forwards(cached) as calls:
-        pieces = list(cached.stream(PROMPT, max_new_tokens=STORY_TOKENS, stop=("@@", stop)))
+    with counting_forwards(generator) as calls:
+        pieces = list(generator.stream(PROMPT, max_new_tokens=STORY_TOKENS, stop=("@@", stop)))
     text = "".join(pieces)
     assert text == story[: story.index(stop)]
     assert stop not in text
     assert len(calls) < STORY_TOKENS  # halted, not generated to the end and trimmed
 
 
-def test_default_stop_is_newline(cached: EmbeddedGenerator) -> None:
-    with counting_forwards(cached) as calls:
-        text = complete(cached, "The capital of France is", max_new_tokens=32)
+def test_default_stop_is_newline(generator: EmbeddedGenerator) -> None:
+    with counting_forwards(generator) as calls:
+        text = complete(generator, "The capital of France is", max_new_tokens=32)
     assert text.strip() and "\n" not in text
     assert len(calls) < 32
 
 
-def test_chat_prompt_uses_the_template(cached: EmbeddedGenerator) -> None:
-    prompt = cached.chat_prompt([{"role": "user", "content": "Hi"}])
+def test_chat_prompt_uses_the_template(generator: EmbeddedGenerator) -> None:
+    prompt = generator.chat_prompt([{"role": "user", "content": "Hi"}])
     assert "Hi" in prompt and prompt.rstrip().endswith("assistant")
 
 
-def test_corrupt_cache_is_rebuilt(cached: EmbeddedGenerator, cache_dir: Path) -> None:
-    """Runs last: it breaks the module's cache and expects the next load to repair it."""
-    weights = cache_dir / CACHE_NAME / "model.safetensors"
+@pytest.mark.slow
+def test_corrupt_cache_is_rebuilt(generator: EmbeddedGenerator, tmp_path: Path) -> None:
+    """A broken copy of the session's cache: the next load repairs it (the shared cache
+    stays whole, whatever the order of the tests)."""
+    own = tmp_path / "cache"
+    shutil.copytree(generator.cache_dir / CACHE_NAME, own / CACHE_NAME)
+    weights = own / CACHE_NAME / "model.safetensors"
     weights.write_bytes(b"not a safetensors file" * 100)
-    repaired = EmbeddedGenerator(cache_dir)
+    repaired = EmbeddedGenerator(own)
     repaired.load()
     assert repaired.loaded_from == "gguf"
     assert weights.stat().st_size > 100_000_000
-    again = EmbeddedGenerator(cache_dir)
+    again = EmbeddedGenerator(own)
     again.load()
     assert again.loaded_from == "cache"
-    assert [p.name for p in cache_dir.iterdir()] == [CACHE_NAME]
+    assert [p.name for p in own.iterdir()] == [CACHE_NAME]

@@ -96,6 +96,7 @@ with MemoryStore(sys.argv[1], embedding_model=enc.name, dim=enc.dim) as s:
 """
 
 
+@pytest.mark.slow
 def test_state_persists_and_a_restarted_process_continues(tmp_path, encoder):
     torch.manual_seed(0)
     weights = tmp_path / "w.pt"

@@ -115,6 +115,7 @@ with MemoryStore(sys.argv[1], embedding_model=enc.name, dim=enc.dim) as s:
 """
 
 
+@pytest.mark.slow
 def test_a_second_process_sees_the_first_ones_memories(store, encoder, home):
     store.add_memories(_facts(encoder))
     before = _search(store, encoder, "lighthouse keeper name", k=1)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
+from datetime import datetime
 from pathlib import Path
 
 from textual import on, work
@@ -521,12 +522,15 @@ class MemoryApp(App[None]):
 
 
 def create_app(settings: Settings, use_ltmt: bool = True, encoder=None, generator=None,
-               import_root: Path | None = None) -> MemoryApp:
-    """The one app factory, used by `assistant chat` and by the tests."""
+               import_root: Path | None = None,
+               clock: Callable[[], datetime] | None = None) -> MemoryApp:
+    """The one app factory, used by `assistant chat` and by the tests (which pass a fixed
+    `clock`, so what the screen shows does not depend on the day they run)."""
 
     def open_agent():
         from assistant.agent import Agent  # here, not at import: torch stays off the UI path
 
-        return Agent(settings, encoder=encoder, generator=generator, use_ltmt=use_ltmt)
+        return Agent(settings, encoder=encoder, generator=generator, use_ltmt=use_ltmt,
+                     clock=clock)
 
     return MemoryApp(settings, open_agent, import_root=import_root)
