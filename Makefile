@@ -42,15 +42,11 @@ test-fast: setup
 test-shuffled: setup
 	$(BIN)/python -m pytest -q --randomly-seed=$(SEED)
 
-# The snapshot tests RUNS times in a row while two busy loops keep both cores loaded.
+# The snapshot tests RUNS times in a row (conftest's --runs) while a busy loop keeps a
+# core loaded.
 test-snapshots: setup
-	@$(BIN)/python -c "while True: pass" & a=$$!; \
-	$(BIN)/python -c "while True: pass" & b=$$!; \
-	trap 'kill $$a $$b' EXIT; \
-	for i in $$(seq $(RUNS)); do \
-	  echo "run $$i of $(RUNS)"; \
-	  $(BIN)/python -m pytest -q -p no:randomly -k snapshot tests/test_tui.py || exit 1; \
-	done
+	@$(BIN)/python -c "while True: pass" & busy=$$!; trap 'kill $$busy' EXIT; \
+	$(BIN)/python -m pytest -q -p no:randomly -k snapshot --runs $(RUNS) tests/test_tui.py
 
 lint: setup
 	$(BIN)/ruff check assistant memory_store tests

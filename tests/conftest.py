@@ -21,6 +21,27 @@ from assistant.generator import EmbeddedGenerator  # noqa: E402
 from memory_store.store import MemoryStore  # noqa: E402
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--runs", type=int, default=1, metavar="N",
+                     help="run each selected test N times in a row, under its own name (so "
+                          "a snapshot test compares against its one snapshot every time)")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    runs = config.getoption("--runs")
+    if runs > 1:
+        items[:] = [item if i == 0 else _copy(item) for item in items for i in range(runs)]
+
+
+def _copy(item: pytest.Item) -> pytest.Item:
+    """A fresh item with the same name (pytest-repeat renames, which splits snapshots)."""
+    if not isinstance(item, pytest.Function):
+        raise pytest.UsageError(f"--runs cannot repeat {item.nodeid}")
+    return pytest.Function.from_parent(item.parent, name=item.name,
+                                       callspec=getattr(item, "callspec", None),
+                                       originalname=item.originalname)
+
+
 @pytest.fixture(scope="session")
 def encoder() -> Encoder:
     enc = Encoder()
