@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from assistant.answering import clean_answer, format_date, respond
+from assistant.answering import format_date, respond
 from assistant.commands import is_question
 from assistant.config import Settings
 from assistant.encoder import Encoder
@@ -22,6 +23,9 @@ from assistant.summary import summarize_messages
 from assistant.timeparse import annotate, time_window
 from memory_store.records import ConversationRecord, Hit, MessageRecord, NewMemory
 from memory_store.store import MemoryStore
+
+if TYPE_CHECKING:
+    from assistant.recall import Recall  # torch: imported when the recaller is first used
 
 log = logging.getLogger(__name__)
 HISTORY_TURNS = 4  # recent messages of this conversation shown to the generator
@@ -72,7 +76,7 @@ class Answer:
         if self._done:
             return
         self._done, self.cancelled = True, cancelled
-        self.text = clean_answer("".join(self._parts))
+        self.text = "".join(self._parts).strip()
         if self.on_done:
             self.on_done(self.text, cancelled)
 
@@ -92,8 +96,10 @@ class Agent:
 
     def __init__(self, settings: Settings, encoder: Encoder | None = None,
                  generator=None, use_ltmt: bool = True,
-                 clock: Callable[[], datetime] | None = None) -> None:
+                 clock: Callable[[], datetime] | None = None,
+                 ltmt_weights: Path | None = None) -> None:
         self.settings = settings
+        self.ltmt_weights = ltmt_weights  # None: the shipped data/ltmt.pt
         self.clock = clock or local_now  # naive local time; tests pass a fixed one
         self.encoder = encoder or Encoder()
         self._generator = generator
@@ -112,7 +118,8 @@ class Agent:
             if self._recaller is None:
                 from assistant.recall import Recaller, load_model
 
-                self._recaller = Recaller(self.store, load_model() if self.use_ltmt else None)
+                model = load_model(self.ltmt_weights) if self.use_ltmt else None
+                self._recaller = Recaller(self.store, model)
             return self._recaller
 
     @property
@@ -202,12 +209,30 @@ class Agent:
 
     def recall(self, query: str, k: int | None = None) -> list[Hit]:
         """The k memories most relevant to `query`, ranked by LTM-T from a fresh state."""
+        return self.recall_for(query, self.encoder.encode_one(query), None, self.clock(),
+                               k=k).hits
+
+    def recall_for(self, question: str, vector, state, now: datetime,
+                   exclude: Sequence[int] = (), k: int | None = None) -> Recall:
+        """The recall step of the one answer path (`ask`, the chat, `bench locomo`): LTM-T
+        from `state` (None: a fresh one) with the question's own time window, and each
+        superseded memory followed by the newer one that replaced it."""
         r = self.recaller
         with self._lock:
-            now = self.clock()
-            hits = r.recall(query, self.encoder.encode_one(query), r.initial_state(),
-                            k or self.settings.k, now, window=time_window(query, now)).hits
-        return self._prefer_newer(hits)
+            state = r.initial_state() if state is None else state
+            recalled = r.recall(question, vector, state, k or self.settings.k, now,
+                                exclude=exclude, window=time_window(question, now))
+        recalled.hits = self._prefer_newer(recalled.hits)
+        return recalled
+
+    def answer_for(self, question: str, sources: list[Hit],
+                   history: Sequence[tuple[str, str]] = ()) -> Iterator[str]:
+        """The answer step of the one answer path: from the current (not superseded)
+        memories, checked against them before anything is shown."""
+        current = [h for h in sources if h.superseded_by is None]
+        return respond(question, current, self.generator,
+                       prompt_memories=self.settings.prompt_memories,
+                       max_new_tokens=self.settings.max_new_tokens, history=history)
 
     def search(self, query: str, k: int = 50) -> list[Hit]:
         """Plain hybrid search over every memory (the memory browser and /search)."""
@@ -263,11 +288,12 @@ class Agent:
 
     # Turns -------------------------------------------------------------------------------
 
-    def ask(self, question: str, k: int | None = None) -> Answer:
-        """Answer `question` from memory without remembering it (the `ask` command)."""
-        sources = self.recall(question, k)
-        current = [h for h in sources if h.superseded_by is None]
-        return Answer(sources, self._generate(question, current, []))
+    def ask(self, question: str, k: int | None = None, state=None) -> Answer:
+        """Answer `question` from memory without remembering it (`ask`, and `bench locomo`
+        with the replayed conversation's LTM-T `state`)."""
+        recalled = self.recall_for(question, self.encoder.encode_one(question), state,
+                                   self.clock(), k=k)
+        return Answer(recalled.hits, self.answer_for(question, recalled.hits))
 
     def chat_turn(self, conversation_id: int, text: str, now: datetime | None = None
                   ) -> Answer:
@@ -291,24 +317,21 @@ class Agent:
             found = self._check_conflicts(self.store.get(memory_id))
             recaller = self.recaller
             state = recaller.load_state(conversation_id)
-            # The question is searched by its own words (not the dated memory text).
-            recalled = recaller.recall(text, query_vector, state,
-                                       self.settings.k, now, exclude=[memory_id],
-                                       window=time_window(text, now))
-        sources = self._prefer_newer(recalled.hits)
+        # The question is searched by its own words (not the dated memory text).
+        recalled = self.recall_for(text, query_vector, state, now, exclude=[memory_id])
+        sources = recalled.hits
 
         def done(answer: str, cancelled: bool) -> None:
             # The model's own answers are kept as messages, not memories: a 135M model's
             # guesses must not come back later as facts.
-            if answer:
+            if answer or cancelled:
                 self.store.add_message(conversation_id, "assistant",
-                                       answer + (" [stopped]" if cancelled else ""),
+                                       (answer + (" [stopped]" if cancelled else "")).strip(),
                                        to_utc(self.clock()))
             recaller.save_state(conversation_id, recalled.state)
 
         if is_question(text):
-            pieces = self._generate(text, [h for h in sources if h.superseded_by is None],
-                                    history)
+            pieces = self.answer_for(text, sources, history)
         else:
             # A statement is remembered, not answered: a small model "answering" a
             # statement only echoes names from the memories.
@@ -370,9 +393,3 @@ class Agent:
                     seen.add(newer.id)
                     out.append(newer)
         return out
-
-    def _generate(self, question: str, sources: list[Hit],
-                  history: list[tuple[str, str]]) -> Iterator[str]:
-        return respond(question, sources, self.generator,
-                       prompt_memories=self.settings.prompt_memories,
-                       max_new_tokens=self.settings.max_new_tokens, history=history)

@@ -3,14 +3,17 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 
+from assistant.grounding import content_words, names_subject, stem, subject_of, supporting
 from assistant.timeparse import MONTHS, WEEKDAYS, TimeRef, find_time_refs
 from assistant.timeparse import format_day as format_date
 from memory_store.records import Hit
 
+log = logging.getLogger(__name__)
 WHEN_QUESTION = re.compile(r"^\s*(?:when\b|on what (?:date|day)|what (?:date|day|year|month)\b|"
                            r"which (?:year|month|day)\b|in what (?:year|month)\b)", re.I)
 _ANNOTATION = re.compile(r"\s*\[[^\]]*\]")  # "[7 May 2023]" added by annotate(), photo notes
@@ -76,7 +79,6 @@ Answer: hiking, swimming, collecting shells
 TUNED_PROMPT = "notes-v1"  # answer_prompt(examples=False): what an adapter is trained on
 STOP = ("\n", "[", "Notes:", "Question:")
 MAX_ANSWER_WORDS = 15
-ABSTAIN_ANSWER = "Not mentioned in my memories."
 
 
 def note_line(hit: Hit, limit: int = 400) -> str:
@@ -104,7 +106,7 @@ def clean_answer(raw: str) -> str:
     text = re.split(r"\s*\[|\s*\(\d", raw.strip())[0]
     text = re.sub(r"^[A-Z][\w .'-]{0,30}:\s+", "", text)
     items, seen = [], set()
-    for item in text.split(","):
+    for item in re.split(r",(?!\d{3}\b)", text):  # "1,250 euros" is one item
         key = item.strip().lower()
         if key and key not in seen:
             seen.add(key)
@@ -112,44 +114,54 @@ def clean_answer(raw: str) -> str:
     return " ".join(", ".join(items).split()[:MAX_ANSWER_WORDS])
 
 
-def speaker_of(hit: Hit) -> str:
-    meta = hit.meta or {}
-    if meta.get("speaker"):
-        return str(meta["speaker"])
-    head = said_text(hit).split(":", 1)
-    return head[0].strip() if len(head) == 2 and len(head[0]) < 40 else ""
+def abstention(question: str, hits: Sequence[Hit]) -> str:
+    """"I don't know", said with what it is about and the closest memory there is."""
+    about = subject_of(question).describe()
+    text = f"I have nothing about {about} in my memories."
+    if hits:
+        closest = " ".join(said_text(hits[0]).split())
+        closest = closest if len(closest) <= 120 else closest[:119] + "\u2026"
+        text += (f" The closest: \u201c{closest}\u201d ({format_date(hits[0].created_at)}, "
+                 f"{hits[0].source or hits[0].kind}).")
+    return text
 
 
-def should_abstain(question: str, hits: Sequence[Hit]) -> bool:
-    """Nothing recalled, or the question is about one person and the best memory is what
-    someone else said (LoCoMo's adversarial questions swap who did what)."""
-    if not hits:
-        return True
-    people = {speaker_of(h) for h in hits[:10]} - {"", "User", "Assistant"}
-    named = [p for p in people if re.search(rf"\b{re.escape(p)}\b", question)]
-    return len(named) == 1 and speaker_of(hits[0]) not in ("", named[0])
+def memory_text(hit: Hit) -> str:
+    """What a memory holds, as the user can open it (photo notes too), without its date."""
+    return _LEADING_DATE.sub("", hit.text)
+
+
+def about_the_question(question: str, hit: Hit) -> bool:
+    """A "when" answer is read off a memory that names the question's subject and shares
+    a word with what it asks about (else the date would be any memory's date)."""
+    text = memory_text(hit)
+    asked = content_words(question) - {stem(n) for n in subject_of(question).names}
+    return names_subject(text, subject_of(question)) and bool(asked & content_words(text))
 
 
 def respond(question: str, hits: Sequence[Hit], generator, *, prompt_memories: int = 3,
             max_new_tokens: int = 24, history: Sequence[tuple[str, str]] = ()
             ) -> Iterator[str]:
-    """The answer to `question` from `hits` (best first), streamed: an abstention, a date
-    read from the memories, or the generator's phrase (to be passed through clean_answer)."""
-    if should_abstain(question, hits):
-        yield ABSTAIN_ANSWER
-        return
+    """The answer to `question` from `hits` (best first): a date read from the memories,
+    or the generator's phrase, each only when a memory it was given supports it; else an
+    abstention. Yields the whole checked answer: nothing unchecked reaches the screen."""
     top = list(hits[:prompt_memories])
-    when = date_answer(question, top)
-    if when is not None:
-        yield when
+    if WHEN_QUESTION.match(question):
+        when = date_answer(question, [h for h in top if about_the_question(question, h)])
+        yield when if when is not None else abstention(question, hits)
+        return
+    if not top:
+        yield abstention(question, hits)
         return
     tuned = getattr(generator, "tuned", False)
-    pieces = generator.stream(answer_prompt(question, top, history, examples=not tuned),
-                              max_new_tokens=max_new_tokens, stop=STOP)
-    started = False
-    for piece in pieces:  # the model's first token after "Answer:" starts with a space
-        if not started:
-            piece = piece.lstrip()
-            started = bool(piece)
-        if piece:
-            yield piece
+    parts = []
+    for piece in generator.stream(answer_prompt(question, top, history, examples=not tuned),
+                                  max_new_tokens=max_new_tokens, stop=STOP):
+        parts.append(piece)
+        yield ""  # nothing unchecked is shown, but the caller may stop here (Esc)
+    answer = clean_answer("".join(parts))
+    if answer and supporting(question, answer, top, [memory_text(h) for h in top]) is not None:
+        yield answer
+    else:
+        log.info("no memory supports %r as the answer to %r", answer, question)
+        yield abstention(question, hits)

@@ -7,13 +7,15 @@ import tempfile
 import time
 from collections import defaultdict
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from assistant.agent import Agent
 from assistant.answer_eval import abstains, token_f1
-from assistant.answering import clean_answer, respond
+from assistant.config import Settings, default_cache_dir
 from assistant.encoder import Encoder
 from assistant.locomo import Question, Sample, load, recall_at
 from assistant.recall import Recaller, load_model
@@ -79,28 +81,47 @@ def recalled(sample: Sample, questions: list[Question], encoder: Encoder, model,
             store.close()
 
 
+def asked(sample: Sample, questions: list[Question], settings: Settings, encoder: Encoder,
+          weights: Path | None, use_ltmt: bool, generator=None
+          ) -> Iterator[tuple[Question, list[Hit], str | None]]:
+    """Replay `sample` into a fresh data folder (LTM-T stepping on every turn), then ask
+    each question at the conversation's last moment through the product's answer path
+    (`Agent.ask` with the conversation's state and the user's settings). The hits are a
+    deeper recall from the same state, for recall@k; answers only with a `generator`."""
+    now = sample.turns[-1].when
+    with tempfile.TemporaryDirectory() as tmp:
+        with Agent(replace(settings, home=Path(tmp)), encoder=encoder, generator=generator,
+                   use_ltmt=use_ltmt, clock=lambda: now, ltmt_weights=weights) as agent:
+            _, state = replay_with_state(sample, agent.store, encoder, agent.recaller)
+            vectors = encoder.encode([q.question for q in questions])
+            for q, vec in zip(questions, vectors, strict=True):
+                hits = agent.recaller.recall(q.question, vec, state, ANSWER_DEPTH, now).hits
+                answer = "".join(agent.ask(q.question, state=state)) if generator else None
+                yield q, hits, answer
+
+
 def run(files: list[Path], out: Path, *, use_ltmt: bool = True, answers: bool = False,
         limit: int | None = None, weights: Path | None = None, encoder: Encoder | None = None,
-        generator=None, cache_dir: Path | None = None) -> dict:
+        generator=None, settings: Settings | None = None) -> dict:
     """Replay each conversation into a fresh store, ask its questions, write JSON lines."""
     encoder = encoder or Encoder()
-    model = load_model(weights) if use_ltmt else None
-    if use_ltmt and model is None:
+    settings = settings or Settings(home=Path(tempfile.gettempdir()),  # home: replaced
+                                    cache_dir=default_cache_dir())
+    if use_ltmt and load_model(weights) is None:
         raise FileNotFoundError(f"no LTM-T weights at {weights or 'data/ltmt.pt'}; "
                                 "run `assistant train` or pass --no-ltmt")
     if answers and generator is None:  # what the app answers with by default
         from assistant.generator import make_generator
 
-        generator = make_generator("embedded", cache_dir)
+        generator = make_generator(settings.model, settings.cache_dir,
+                                   model_name=settings.model_name, adapter=settings.adapter)
     rows, started = [], time.perf_counter()
     with out.open("w", encoding="utf-8") as sink:
         for path in files:
             sample = load(path)
             questions = select_questions(sample.questions, limit)
-            for q, hits in recalled(sample, questions, encoder, model, ANSWER_DEPTH):
-                answer = None
-                if answers:
-                    answer = clean_answer("".join(respond(q.question, hits, generator)))
+            for q, hits, answer in asked(sample, questions, settings, encoder, weights,
+                                         use_ltmt, generator if answers else None):
                 row = {"sample": sample.name, "qid": q.qid, "category": q.category,
                        "question": q.question, "retrieved": dia_ids(hits), "answer": answer}
                 sink.write(json.dumps(row, ensure_ascii=False) + "\n")

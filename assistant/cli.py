@@ -146,8 +146,23 @@ def cmd_bench_locomo(agent, args) -> int:
     summary = bench_locomo.run([Path(f) for f in args.files], Path(args.out),
                                use_ltmt=not args.no_ltmt, answers=args.answers,
                                limit=args.limit, weights=args.weights, encoder=agent.encoder,
-                               generator=agent.generator if args.answers else None)
+                               generator=agent.generator if args.answers else None,
+                               settings=agent.settings)
     print(json.dumps(summary) if args.json else bench_locomo.format_table(summary))
+    return 0
+
+
+def cmd_bench_personal(agent, args) -> int:
+    from assistant import bench_personal
+
+    result = bench_personal.run(agent.settings, args.file, encoder=agent.encoder,
+                                generator=agent.generator, use_ltmt=not args.no_ltmt)
+    if not args.json:
+        for row in result["rows"]:
+            mark = "ok " if row["ok"] else "BAD"
+            print(f"{mark} {row['question']}\n    -> {row['answer']}")
+        result = {k: v for k, v in result.items() if k != "rows"}
+    print(json.dumps(result))
     return 0
 
 
@@ -248,6 +263,11 @@ def build_parser() -> argparse.ArgumentParser:
     lo.add_argument("--weights", type=Path, help="LTM-T checkpoint (default data/ltmt.pt)")
     lo.add_argument("--json", action="store_true")
     lo.set_defaults(fn=cmd_bench_locomo)
+    pe = bsub.add_parser("personal", help="answers and abstentions on one person's chats")
+    pe.add_argument("--file", type=Path, help="the check (default data/personal-dev.json)")
+    pe.add_argument("--no-ltmt", action="store_true")
+    pe.add_argument("--json", action="store_true", help="every question's answer as JSON")
+    pe.set_defaults(fn=cmd_bench_personal)
     t = sub.add_parser("train", help="train LTM-T on LoCoMo-format conversations")
     t.add_argument("--data", nargs="+", help="LoCoMo files (default: the dev split)")
     t.add_argument("--epochs", type=int, default=4)  # held-out recall peaks early: 5 convs

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from assistant.agent import Agent, is_question
-from assistant.answering import ABSTAIN_ANSWER
+from assistant.answer_eval import abstains
 from assistant.commands import Command, CommandError, parse
 from assistant.facts import Statement, conflicts, statements
 from assistant.recall import STATE_NAME
@@ -99,11 +99,12 @@ def test_stopped_answer_keeps_what_was_written(agent):
     "".join(agent.chat_turn(cid, "I cooked a mushroom risotto for my parents."))
     answer = agent.chat_turn(cid, "What did I cook for my parents?")
     first = next(iter(answer))
+    assert first == ""  # the answer is being written: nothing unchecked is shown
     answer.close()
     assert answer.cancelled
     transcript = agent.transcript(cid)
     assert transcript[-1].role == "assistant"
-    assert transcript[-1].text == first.strip() + " [stopped]"
+    assert transcript[-1].text == "[stopped]"
     assert agent.store.get_state(cid, STATE_NAME) is not None
     answer.close()  # idempotent
     assert len(agent.transcript(cid)) == 4
@@ -182,7 +183,8 @@ def test_when_questions_are_answered_from_the_memories_dates(agent):
 def test_abstains_when_memory_does_not_support_an_answer(agent, store):
     cid = agent.new_conversation("t")
     # A fresh store knows nothing.
-    assert "".join(agent.chat_turn(cid, "What is my sister's name?")) == ABSTAIN_ANSWER
+    assert "".join(agent.chat_turn(cid, "What is my sister's name?")) == \
+        "I have nothing about your sister in my memories."
     # Who did what: the question names one person, the memory is what the other said.
     for speaker, text in [("Melanie", "I ran a charity race for mental health last Saturday."),
                           ("Caroline", "My new puppy Rex chewed my shoes.")]:
@@ -190,14 +192,31 @@ def test_abstains_when_memory_does_not_support_an_answer(agent, store):
         agent.store.add_memories([NewMemory(kind="turn", text=f"{speaker}: {text}",
                                             embedding=vec, created_at=datetime(2023, 5, 25),
                                             meta={"speaker": speaker})])
-    assert agent.ask("What did Caroline raise awareness for with her charity race?") \
-        .sources[0].text.startswith("Melanie")
-    assert "".join(agent.ask("What did Caroline raise awareness for with her charity race?")) \
-        == ABSTAIN_ANSWER
+    question = "What did Caroline raise awareness for with her charity race?"
+    assert agent.ask(question).sources[0].text.startswith("Melanie")
+    assert "".join(agent.ask(question)) == (
+        "I have nothing about Caroline in my memories. The closest: \u201cMelanie: I ran a "
+        "charity race for mental health last Saturday.\u201d (25 May 2023, turn).")
     answer = agent.ask("What did Melanie raise awareness for with her charity race?")
     streamed = "".join(answer)
-    assert streamed != ABSTAIN_ANSWER
-    assert streamed == streamed.lstrip() and streamed.strip()  # no space before the answer
+    assert not abstains(streamed) and "mental health" in streamed
+    assert streamed == streamed.lstrip()  # no space before the answer
+
+
+def test_never_said_questions_abstain_and_said_ones_are_answered(agent):
+    cid = agent.new_conversation("me")
+    day = datetime(2026, 1, 5, 9, 0)
+    for i, said in enumerate(["My sister Ana is a nurse in Porto.",
+                              "I work as a carpenter.",
+                              "My favourite food is sushi.",
+                              "I adopted a grey cat called Miso."]):
+        "".join(agent.chat_turn(cid, said, now=day + timedelta(days=7 * i)))
+    for question in ["What is my brother's name?", "What is my wife's job?",
+                     "What is my blood type?", "What is my mother's phone number?",
+                     "When did I visit Paris?"]:
+        assert abstains("".join(agent.ask(question))), question
+    assert "Miso" in "".join(agent.ask("What is my cat called?"))
+    assert "nurse" in "".join(agent.ask("What does my sister Ana do?"))
 
 
 # Memory requests --------------------------------------------------------------------------

@@ -115,14 +115,19 @@ def test_agent_answers_through_the_server(server, settings, encoder):
     with Agent(settings, encoder=encoder) as agent:
         cid = agent.new_conversation("t")
         # Statements are acknowledged without the server.
-        "".join(agent.chat_turn(cid, "My aunt lives in the capital of Portugal."))
+        "".join(agent.chat_turn(cid, "My aunt lives in Lisbon, the capital of Portugal."))
         assert server.requests == []
-        answer = agent.chat_turn(cid, "What is the capital of Portugal?")
-        assert "".join(answer) == "Lisbon is the capital"
+        answer = agent.chat_turn(cid, "Where does my aunt live?")
+        assert "".join(answer) == "Lisbon is the capital"  # the memory supports it
         assert agent.transcript(cid)[-1].text == "Lisbon is the capital"
         assert server.url in agent.generator_name
         (request,) = server.requests
-        assert "My aunt lives in the capital" in request["body"]["messages"][0]["content"]
+        assert "My aunt lives in Lisbon" in request["body"]["messages"][0]["content"]
+        # What the memories do not hold is not shown, whoever wrote it.
+        server.reply = "Your uncle is called Rui"
+        asked = "".join(agent.chat_turn(cid, "What is my uncle's name?"))
+        assert asked.startswith("I have nothing about your uncle in my memories.")
+        assert "Rui" not in asked
 
 
 @pytest.mark.slow

@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from assistant import bench_locomo
+from assistant.answer_eval import abstains
 from assistant.locomo import load
 from assistant.ltmt import FEATURES, LTMT, LTMTConfig, listwise_loss, save_checkpoint
 from assistant.recall import Recaller, load_model, state_from_bytes
@@ -162,3 +163,27 @@ def test_no_ltmt_really_bypasses_the_model(tmp_path, encoder):
         weights = [h.weight for h in ranked.hits]
         assert all(w is not None for w in weights) and weights == sorted(weights, reverse=True)
         assert 0 < sum(weights) <= 1 + 1e-6  # softmax mass over the candidates
+
+
+def test_bench_and_ask_share_the_one_answer_path(tmp_path, encoder, generator, settings):
+    """The same conversation and question give the same hits and answer through `bench
+    locomo` and through the agent's `ask` (what `assistant ask` and the chat call)."""
+    from assistant.agent import Agent
+
+    out = tmp_path / "r.jsonl"
+    bench_locomo.run([TINY], out, answers=True, encoder=encoder, generator=generator,
+                     settings=settings)
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    sample = load(TINY)
+    now = sample.turns[-1].when
+    with Agent(settings, encoder=encoder, generator=generator, clock=lambda: now) as agent:
+        _, state = bench_locomo.replay_with_state(sample, agent.store, encoder, agent.recaller)
+        for row in rows:
+            answer = agent.ask(row["question"], state=state)
+            assert "".join(answer) == row["answer"], row["question"]
+            deep = agent.recaller.recall(row["question"], encoder.encode_one(row["question"]),
+                                         state, bench_locomo.ANSWER_DEPTH, now).hits
+            assert bench_locomo.dia_ids(deep) == row["retrieved"]
+            assert [h.text for h in answer.sources] == \
+                [h.text for h in deep[:len(answer.sources)]]  # the same ranking, cut at k
+    assert any(not abstains(r["answer"]) for r in rows)

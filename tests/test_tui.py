@@ -40,6 +40,7 @@ class SlowGenerator:
     def __init__(self, real) -> None:
         self.real = real
         self.name = real.name
+        self.pieces = 0  # written so far
 
     def load(self) -> None:
         self.real.load()
@@ -47,6 +48,7 @@ class SlowGenerator:
     def stream(self, prompt, *, max_new_tokens=64, stop=("\n",)):
         for piece in self.real.stream(prompt, max_new_tokens=max_new_tokens, stop=()):
             time.sleep(0.05)
+            self.pieces += 1
             yield piece
 
 
@@ -186,22 +188,25 @@ async def test_idle_time_and_quitting_each_write_the_summary(settings, encoder, 
 
 async def test_escape_stops_the_answer_and_keeps_the_input_usable(settings, encoder,
                                                                   generator):
-    app = app_for(replace(settings, max_new_tokens=400), encoder, SlowGenerator(generator))
+    slow = SlowGenerator(generator)
+    app = app_for(replace(settings, max_new_tokens=400), encoder, slow)
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: app.ready)
         await send(pilot, app, "My grandfather was a lighthouse keeper on the Berlengas.")
         app.query_one("#prompt").value = "Tell me a long story about a lighthouse keeper."
         await pilot.press("enter")
-        await until(pilot, lambda: len(messages(app)) == 4 and messages(app)[3][1].strip())
+        # The answer is being written (and is not shown before it is checked).
+        await until(pilot, lambda: len(messages(app)) == 4 and slow.pieces >= 3)
+        assert messages(app)[3] == ("assistant", "")
         await pilot.press("escape")
         await until(pilot, lambda: not answering(app), timeout=30)
         assert messages(app)[3][1].endswith("*[stopped]*")
         assert app.query_one("#prompt").has_focus
+        assert slow.pieces < 300  # it stopped well before 400 tokens
         with Agent(settings, encoder=encoder, generator=generator) as agent:
             (conv,) = agent.conversations()
             stored = agent.transcript(conv.id)
-        assert stored[-1].role == "assistant" and stored[-1].text.endswith("[stopped]")
-        assert len(stored[-1].text.split()) < 300  # it stopped well before 400 tokens
+        assert (stored[-1].role, stored[-1].text) == ("assistant", "[stopped]")
 
 
 async def test_import_shows_progress_and_each_error(settings, encoder, generator, tmp_path):

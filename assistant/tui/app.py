@@ -296,7 +296,8 @@ class MemoryApp(App[None]):
             for piece in answer:
                 if worker.is_cancelled:
                     break
-                self.call_from_thread(view.append, piece)
+                if piece:  # empty pieces: the answer is still being written and checked
+                    self.call_from_thread(view.append, piece)
         except Exception as exc:
             failed = exc
         finally:
