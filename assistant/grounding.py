@@ -1,11 +1,14 @@
-"""Grounded or silent: an answer is shown only when one of the memories it was given
-supports it, otherwise the assistant says it does not know (and what is closest).
+"""Grounded or silent: an answer is shown only when the memories recalled for it
+support it, otherwise the assistant says it does not know (and what is closest).
 
-A memory supports an answer when it holds the answer's own words (those not already in
-the question) and names what the question is about: the people it names and the
-relations it asks after ("my brother", "Ana's husband"). A 135M model asked "What is my
-brother's name?" with only a memory about a sister answers with the sister's name; the
-answer's words are in that memory, but "brother" is not, so nothing supports it.
+The memories about the question's subject are those that name the relations it asks
+after ("my brother", "Ana's husband") and the people it names; when a person it names is
+a speaker in the memories (a chat, an imported conversation), only what that person said
+counts. Those memories must hold at least half of the answer's own words (the ones not
+already in the question). A 135M model asked "What is my brother's name?" with only a
+memory about a sister answers with the sister's name: that memory holds the name, but
+not "brother", so nothing supports it. Judgements asked for as such ("Would Ana
+likely ...?", a yes or a no) need the subject's memories only.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ from dataclasses import dataclass
 from memory_store.records import Hit
 
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+_LEADING_DATE = re.compile(r"^\[\d{1,2} \w+ \d{4}\]\s*")
+_JUDGEMENT = re.compile(r"\b(would|likely|might|probably)\b", re.I)  # asks for an inference
 _YES_NO = re.compile(r"^\s*(yes|no|likely( not| no| yes)?|probably( not)?)\b[,;.]?", re.I)
 _NAME = re.compile(r"\b[A-Z][a-z]+(?:'s)?\b")
 _FUNCTION = set("""a an the and or but of to in on at for with from by as into about over after
@@ -43,7 +48,10 @@ RELATIONS: dict[str, set[str]] = {
     "mother": {"mom", "mum", "mama", "mommy"}, "father": {"dad", "papa", "daddy"},
     "wife": {"spouse"}, "husband": {"spouse"}, "partner": {"boyfriend", "girlfriend"},
     "boyfriend": set(), "girlfriend": set(), "fiance": {"fiancee"},
-    "son": set(), "daughter": set(), "kid": {"kids", "child", "children", "son", "daughter"},
+    # A child may be named as such or by the word the question uses.
+    "son": {"kid", "kids", "child", "children"},
+    "daughter": {"kid", "kids", "child", "children"},
+    "kid": {"kids", "child", "children", "son", "daughter"},
     "child": {"kid", "kids", "children", "son", "daughter"},
     "grandmother": {"grandma", "granny", "nan"}, "grandfather": {"grandpa", "granddad"},
     "grandparent": {"grandmother", "grandfather", "grandma", "grandpa"},
@@ -113,20 +121,52 @@ def names_subject(text: str, subject: Subject) -> bool:
                for r in subject.relations)
 
 
-def supporting(question: str, answer: str, memories: Sequence[Hit],
-               texts: Sequence[str] | None = None) -> Hit | None:
-    """The best memory that names the question's subject, when the memories that do
-    (together: a list answer may gather items from several) hold at least half of the
-    answer's own words; None when nothing supports the answer."""
+def memory_text(hit: Hit) -> str:
+    """What a memory holds, as the user can open it (photo notes too), without its date."""
+    return _LEADING_DATE.sub("", hit.text)
+
+
+def speaker_of(hit: Hit) -> str:
+    """Who said a memory: its recorded speaker, else the "Name:" it starts with."""
+    if (hit.meta or {}).get("speaker"):
+        return str(hit.meta["speaker"])
+    head = memory_text(hit).split(":", 1)
+    return head[0].strip() if len(head) == 2 and 0 < len(head[0]) < 40 else ""
+
+
+def _speaker_named(question: str, subject: Subject, memories: Sequence[Hit]) -> str | None:
+    """The one person the question names who speaks in these memories ("Mel" for
+    Melanie too), or None."""
+    speakers = {speaker_of(h) for h in memories} - {"", "User", "Assistant"}
+    named = {p for p in speakers for n in subject.names
+             if p == n or (len(n) >= 3 and p.startswith(n))}
+    return named.pop() if len(named) == 1 else None
+
+
+def about_subject(question: str, memories: Sequence[Hit]) -> list[Hit]:
+    """The memories about what the question asks after, best first."""
     subject = subject_of(question)
-    texts = list(texts) if texts is not None else [h.text for h in memories]
-    about = [(h, t) for h, t in zip(memories, texts, strict=True) if names_subject(t, subject)]
+    speaker = _speaker_named(question, subject, memories)
+    if speaker is not None:
+        others = Subject(subject.names - {n for n in subject.names if speaker.startswith(n)},
+                         subject.relations, subject.mine)
+        return [h for h in memories
+                if speaker_of(h) == speaker and names_subject(memory_text(h), others)]
+    return [h for h in memories if names_subject(memory_text(h), subject)]
+
+
+def supporting(question: str, answer: str, memories: Sequence[Hit]) -> Hit | None:
+    """The best memory behind `answer`, or None when the memories do not support it."""
+    about = about_subject(question, memories)
     if not about:
         return None
-    if _YES_NO.match(answer):  # a judgement about the subject, not a fact to copy
-        return about[0][0]
+    if _YES_NO.match(answer) or _JUDGEMENT.search(question):
+        return about[0]
     wanted = content_words(answer) - content_words(question)
     if not wanted:  # only the question's own words: no answer at all
         return None
-    have = set().union(*(content_words(t) for _, t in about))
-    return about[0][0] if 2 * len(wanted & have) >= len(wanted) else None
+    for hit in about:  # the first memory holding any of them is the one to point to
+        if wanted & content_words(memory_text(hit)):
+            break
+    have = set().union(*(content_words(memory_text(h)) for h in about))
+    return hit if 2 * len(wanted & have) >= len(wanted) else None

@@ -1,0 +1,82 @@
+"""The grounding check on its own: which memories are about a question's subject, and
+when they support an answer. Plain functions over real memory records; no models."""
+
+from datetime import datetime
+
+import pytest
+
+from assistant.answer_eval import abstains
+from assistant.answering import abstention, clean_answer
+from assistant.grounding import about_subject, subject_of, supporting
+from memory_store.records import Hit
+
+
+def memory(i: int, text: str, speaker: str | None = None) -> Hit:
+    return Hit(id=i, kind="turn", text=f"[3 May 2024] {text}", source=f"conversation:1#turn={i}",
+               created_at=datetime(2024, 5, 3, 10, 0), meta={"speaker": speaker} if speaker else {})
+
+
+USER = [memory(1, "User: My sister Ana is a nurse in Porto."),
+        memory(2, "User: I work as a carpenter."),
+        memory(3, "User: My mother Helena turned 65 today."),
+        memory(4, "User: We adopted a rescue greyhound called Pixel.")]
+
+
+def test_the_subject_is_the_people_named_and_the_relations_asked_after():
+    s = subject_of("What is my brother's name?")
+    assert s.relations == {"brother"} and not s.names and s.mine
+    s = subject_of("When did Caroline go to the LGBTQ support group in June?")
+    assert s.names == {"Caroline"}  # not the month, not the question word
+    s = subject_of('Would Melanie enjoy "The Four Seasons" by Vivaldi?')
+    assert s.names == {"Melanie", "Vivaldi"}  # a quoted title is no one
+
+
+@pytest.mark.parametrize("question, answer", [
+    ("What is my brother's name?", "Ana"),  # the name is there; "brother" is not
+    ("What is my wife's job?", "carpenter"),  # the user's own job
+    ("What is my blood type?", "Type O"),  # nothing holds "O"
+    ("What is my mother's phone number?", "902-555-1234"),
+    ("What is my favourite colour?", "favourite colour"),  # the question's own words
+    ("Where does Ana live?", "Lisbon"),
+])
+def test_unsupported_answers_find_no_memory(question, answer):
+    assert supporting(question, answer, USER) is None
+
+
+@pytest.mark.parametrize("question, answer, expected", [
+    ("What does my sister Ana do?", "Nurse", 1),
+    ("What is my job?", "carpenter", 2),
+    ("How old is my mother?", "65", 3),
+    ("What is our dog called?", "Pixel", 4),
+    ("What is my mum's name?", "Helena", 3),  # a word meaning the same relation
+])
+def test_supported_answers_point_to_their_memory(question, answer, expected):
+    assert supporting(question, answer, USER).id == expected
+
+
+def test_only_what_a_named_speaker_said_supports_an_answer_about_them():
+    chat = [memory(1, "Melanie: I ran a charity race for mental health!", "Melanie"),
+            memory(2, "Caroline: That's great, Melanie! My puppy chewed my shoes.", "Caroline")]
+    race = "What did Caroline raise awareness for with her charity race?"
+    assert [h.id for h in about_subject(race, chat)] == [2]
+    assert supporting(race, "mental health", chat) is None
+    assert supporting(race.replace("Caroline", "Melanie"), "mental health", chat).id == 1
+    assert supporting("What did Mel run for?", "mental health", chat).id == 1  # a short name
+    # A judgement asked for as such needs the subject's memories, not copied words.
+    assert supporting("Would Melanie likely enjoy a marathon?", "Likely yes", chat).id == 1
+    assert supporting("Is Melanie a runner?", "Yes", chat).id == 1
+
+
+def test_the_abstention_names_the_subject_and_the_closest_memory():
+    text = abstention("What is my brother's name?", USER)
+    assert text == ("I have nothing about your brother in my memories. The closest: "
+                    "\u201cUser: My sister Ana is a nurse in Porto.\u201d (3 May 2024, "
+                    "conversation:1#turn=1).")
+    assert abstains(text)
+    assert abstention("What is my blood type?", []) == \
+        "I have nothing about that in my memories."
+
+
+def test_clean_answer_keeps_numbers_whole():
+    assert clean_answer(" 1,250 euros") == "1,250 euros"
+    assert clean_answer("hiking, swimming, hiking") == "hiking, swimming"
