@@ -14,8 +14,8 @@ from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
-from assistant.answer_eval import abstains, normalise
 from assistant.config import Settings
+from assistant.locomo.scoring import abstains, normalise
 
 DEFAULT_FILE = Path(__file__).resolve().parent.parent / "data" / "personal-dev.json"
 

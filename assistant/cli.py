@@ -141,7 +141,7 @@ def cmd_bench_first_token(agent, args) -> int:
 
 
 def cmd_bench_locomo(agent, args) -> int:
-    from assistant import bench_locomo
+    from assistant.locomo import bench as bench_locomo
 
     summary = bench_locomo.run([Path(f) for f in args.files], Path(args.out),
                                use_ltmt=not args.no_ltmt, answers=args.answers,
@@ -167,7 +167,7 @@ def cmd_bench_personal(agent, args) -> int:
 
 
 def cmd_train(agent, args) -> int:
-    from assistant import train
+    from assistant.locomo import train
 
     files = [Path(f) for f in args.data] if args.data else train.default_files()
     record = train.train_command(files, epochs=args.epochs, out=Path(args.out), seed=args.seed,
@@ -178,8 +178,8 @@ def cmd_train(agent, args) -> int:
 
 
 def cmd_train_generator(agent, args) -> int:
-    from assistant import train, train_generator
     from assistant.generator import EmbeddedGenerator
+    from assistant.locomo import train, train_generator
 
     files = [Path(f) for f in args.data] if args.data else train.default_files()
     base = EmbeddedGenerator(agent.settings.cache_dir)  # never the adapted model

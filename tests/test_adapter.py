@@ -17,7 +17,7 @@ from assistant.generator import (
     complete,
     make_generator,
 )
-from assistant.train_generator import Example, fit
+from assistant.locomo.train_generator import Example, fit
 from memory_store.records import Hit
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -165,7 +165,7 @@ def test_train_generator_command_writes_an_adapter_and_its_record(generator, enc
     import hashlib
     import json
 
-    from assistant.train_generator import train_command
+    from assistant.locomo.train_generator import train_command
 
     tiny = Path(__file__).parent / "fixtures" / "locomo_tiny.json"
     out = tmp_path / "tiny-lora.pt"

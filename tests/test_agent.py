@@ -8,9 +8,9 @@ from datetime import datetime, timedelta
 import pytest
 
 from assistant.agent import Agent, is_question
-from assistant.answer_eval import abstains
 from assistant.commands import Command, CommandError, parse
 from assistant.facts import Statement, conflicts, statements
+from assistant.locomo.scoring import abstains
 from assistant.recall import STATE_NAME
 from assistant.summary import extractive, grounded
 from assistant.timeparse import time_window

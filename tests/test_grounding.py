@@ -5,9 +5,9 @@ from datetime import datetime
 
 import pytest
 
-from assistant.answer_eval import abstains
 from assistant.answering import abstention, clean_answer
 from assistant.grounding import about_subject, subject_of, supporting
+from assistant.locomo.scoring import abstains
 from memory_store.records import Hit
 
 

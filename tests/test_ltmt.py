@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from assistant import bench_locomo
-from assistant.answer_eval import abstains
-from assistant.locomo import load
+from assistant.locomo import bench as bench_locomo
+from assistant.locomo.data import load
+from assistant.locomo.replay import replay
+from assistant.locomo.scoring import abstains
 from assistant.ltmt import FEATURES, LTMT, LTMTConfig, listwise_loss, save_checkpoint
 from assistant.recall import Recaller, load_model, state_from_bytes
-from assistant.replay import replay
 from memory_store.store import MemoryStore
 
 TINY = Path(__file__).parent / "fixtures" / "locomo_tiny.json"

@@ -14,12 +14,12 @@ import numpy as np
 import torch
 
 from assistant.agent import Agent
-from assistant.answer_eval import abstains, token_f1
 from assistant.config import Settings, default_cache_dir
 from assistant.encoder import Encoder
-from assistant.locomo import Question, Sample, load, recall_at
+from assistant.locomo.data import Question, Sample, load, recall_at
+from assistant.locomo.replay import replay
+from assistant.locomo.scoring import abstains, token_f1
 from assistant.recall import Recaller, load_model
-from assistant.replay import replay
 from memory_store.records import Hit
 from memory_store.store import MemoryStore
 

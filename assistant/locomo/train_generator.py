@@ -19,9 +19,9 @@ import torch
 
 from assistant import lora
 from assistant.answering import TUNED_PROMPT, answer_prompt
-from assistant.bench_locomo import recalled
 from assistant.encoder import Encoder
-from assistant.locomo import load
+from assistant.locomo.bench import recalled
+from assistant.locomo.data import load
 from assistant.recall import DEFAULT_WEIGHTS, load_model
 from memory_store.records import Hit
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import numpy as np
 
 from assistant.encoder import Encoder
-from assistant.locomo import Sample, Turn
+from assistant.locomo.data import Sample, Turn
 from memory_store.records import NewMemory
 from memory_store.store import MemoryStore
 

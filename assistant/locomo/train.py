@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import random
 import tempfile
 import time
@@ -21,20 +22,27 @@ import numpy as np
 import torch
 
 from assistant.encoder import Encoder
-from assistant.locomo import load, recall_at
+from assistant.locomo.data import load, recall_at
+from assistant.locomo.replay import replay
 from assistant.ltmt import LTMT, LTMTConfig, listwise_loss, save_checkpoint
 from assistant.recall import candidate_features
-from assistant.replay import replay
 from memory_store.store import MemoryStore
 
 DEPTH = 100  # question candidates: recall@100 of plain hybrid bounds what reranking can reach
 WRITE_DEPTH = 20
 BPTT_STEPS = 4  # the last turns before the questions are unrolled with gradients
-DEV_DIR = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "locomo-dev"
+# The dev conversations beside the checkout (shared/data/locomo-dev), unless
+# ASSISTANT_LOCOMO_DEV names another folder; `--data FILES` overrides both.
+DEV_DIR = Path(__file__).resolve().parents[3] / "shared" / "data" / "locomo-dev"
 
 
 def default_files() -> list[Path]:
-    return sorted(DEV_DIR.glob("*.json"))
+    folder = Path(os.environ.get("ASSISTANT_LOCOMO_DEV") or DEV_DIR)
+    files = sorted(folder.glob("*.json"))
+    if not files:
+        raise FileNotFoundError(f"no LoCoMo files in {folder}; pass --data FILES or set "
+                                "ASSISTANT_LOCOMO_DEV to their folder")
+    return files
 
 
 @dataclass
