@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from assistant.answering import format_date, respond
+from assistant.answering import format_date, respond, support_of
 from assistant.commands import is_question
 from assistant.config import Settings
 from assistant.encoder import Encoder
@@ -51,6 +51,8 @@ class Answer:
 
     sources: list[Hit]
     pieces: Iterator[str]
+    question: str = ""  # empty for a statement, which is acknowledged, not answered
+    prompt_memories: int = 3  # the setting the answer was written with
     conflicts: list[Conflict] = field(default_factory=list)
     on_done: Callable[[str, bool], None] | None = None
     text: str = ""
@@ -63,6 +65,15 @@ class Answer:
             self._parts.append(piece)
             yield piece
         self._finish(cancelled=False)
+
+    @property
+    def support(self) -> Hit | None:
+        """The memory the finished answer rests on (its provenance); None while it is
+        written, for an abstention, a stopped answer or a statement."""
+        if not self._done or self.cancelled or not self.question:
+            return None
+        current = [h for h in self.sources if h.superseded_by is None]
+        return support_of(self.question, self.text, current, self.prompt_memories)
 
     def close(self) -> None:
         """Stop generating (if still going) and persist what there is; idempotent."""
@@ -293,7 +304,8 @@ class Agent:
         with the replayed conversation's LTM-T `state`)."""
         recalled = self.recall_for(question, self.encoder.encode_one(question), state,
                                    self.clock(), k=k)
-        return Answer(recalled.hits, self.answer_for(question, recalled.hits))
+        return Answer(recalled.hits, self.answer_for(question, recalled.hits), question,
+                      self.settings.prompt_memories)
 
     def chat_turn(self, conversation_id: int, text: str, now: datetime | None = None
                   ) -> Answer:
@@ -336,7 +348,8 @@ class Agent:
             # A statement is remembered, not answered: a small model "answering" a
             # statement only echoes names from the memories.
             pieces = iter(["Noted. I will remember that."])
-        return Answer(sources, pieces, conflicts=found, on_done=done)
+        return Answer(sources, pieces, text if is_question(text) else "",
+                      self.settings.prompt_memories, conflicts=found, on_done=done)
 
     def summarize(self, conversation_id: int) -> Hit | None:
         """Write (or refresh) the summary memory of a conversation that has new messages."""

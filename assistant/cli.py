@@ -72,13 +72,20 @@ def cmd_ask(agent, args) -> int:
     for piece in answer:
         if not args.json:
             print(piece, end="", flush=True)
+    support = answer.support
     if args.json:
-        print(json.dumps({"answer": answer.text, "sources": [h.to_json() for h in answer.sources]},
+        print(json.dumps({"answer": answer.text,
+                          "support": support.to_json() if support else None,
+                          "sources": [h.to_json() for h in answer.sources]},
                          ensure_ascii=False, indent=2))
         return 0
+    if support is not None:
+        quote = "a quote from " if support.kind == "chunk" else ""
+        print(f"\n({quote}{support.source}, {iso(support.created_at)[:10]})", end="")
     print("\n\nSources:")
     for n, h in enumerate(answer.sources, start=1):
-        print(f" [{n}] {h.source} ({iso(h.created_at)[:10]})")
+        mark = "*" if support is not None and h.id == support.id else " "
+        print(f"{mark}[{n}] {h.source} ({iso(h.created_at)[:10]})")
     return 0
 
 

@@ -141,9 +141,12 @@ def test_ask_streams_an_answer_and_lists_its_sources(imported):
     home, _, _ = imported
     data = json.loads(run(home, "ask", "Who planted the persimmon tree?", "--json").stdout)
     assert data["answer"] == "grandfather Vasco"  # greedy decoding: the same every run
+    assert data["support"]["source"] == "page.html#Garden"  # the memory it rests on
     assert data["sources"][0]["source"].startswith("page.html")
     assert all(s["weight"] is not None for s in data["sources"])  # ranked by LTM-T
     plain = run(home, "ask", "Who planted the persimmon tree?", "--no-ltmt")
-    answer, sources = plain.stdout.split("\nSources:\n")
-    assert answer.strip() == "grandfather Vasco"
-    assert sources.splitlines()[0].startswith(" [1] page.html#Garden (")
+    head, sources = plain.stdout.split("\n\nSources:\n")
+    answer, support = head.split("\n")
+    assert answer == "grandfather Vasco"
+    assert support.startswith("(a quote from page.html#Garden, ")  # a document's words
+    assert sources.splitlines()[0].startswith("*[1] page.html#Garden (")  # * it rests on

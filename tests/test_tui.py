@@ -112,7 +112,10 @@ async def test_message_streams_an_answer_and_fills_the_memory_panel(settings, en
         await send(pilot, app, "When was my sister Ana born?")
         shown = messages(app)
         assert [r for r, _ in shown] == ["user", "assistant"] * 3
-        assert shown[-1][1].strip()  # the streamed answer is on screen
+        assert shown[-1][1] == "3 May 1990"  # read off the memory's own words
+        # Under the answer: the memory it rests on.
+        support = str(list(app.query(MessageView))[-1].border_subtitle)
+        assert support.startswith("from \u201c") and ", turn 1, 10 Mar 2026" in support
         items = list(app.query(MemoryItem))
         assert items and "Ana was born" in items[0].hit.text
         head = str(items[0].query_one(".memory-head").render())

@@ -22,7 +22,7 @@ from textual.worker import get_current_worker
 
 from assistant.commands import SLASH_COMMANDS, CommandError, parse
 from assistant.config import Settings
-from assistant.tui.format import local_day, snippet
+from assistant.tui.format import local_day, snippet, source_label
 from assistant.tui.screens.confirm_forget import ConfirmForget
 from assistant.tui.screens.import_screen import ImportScreen
 from assistant.tui.screens.memory_browser import MemoryBrowser
@@ -327,7 +327,12 @@ class MemoryApp(App[None]):
         elif not answer.text:
             view.update("*(no answer)*")
         else:
-            view.update(answer.text)  # the cleaned phrase, as stored
+            view.update(answer.text)  # the checked phrase, as stored
+            support = answer.support
+            if support is not None:  # where the answer comes from, a quote if a document
+                quote = "quoting " if support.kind == "chunk" else "from "
+                view.border_subtitle = (f"{quote}{source_label(support, self.titles)}, "
+                                        f"{local_day(support.created_at)}")
         self._status("ready")
         self._refresh_conversations()
 
