@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -65,6 +66,15 @@ def imported(tmp_path_factory, model_cache):
     return home, root / "docs", proc
 
 
+@pytest.fixture
+def own_home(imported, tmp_path) -> Path:
+    """A copy of the imported data folder, for a test that changes it: the others share
+    `imported` as it was, whatever the order."""
+    home, _, _ = imported
+    shutil.copytree(home, tmp_path / "home")
+    return tmp_path / "home"
+
+
 def search(home: Path, query: str, k: int = 5) -> list[dict]:
     return json.loads(run(home, "search", query, "-k", str(k), "--json").stdout)
 
@@ -99,8 +109,12 @@ def test_html_script_and_latin1_text(imported):
     assert "café crème" in search(home, "café crème Besançon")[0]["text"]
 
 
-def test_reimport_adds_nothing_and_a_changed_file_replaces_its_chunks(imported):
-    home, docs, _ = imported
+def test_reimport_adds_nothing_and_a_changed_file_replaces_its_chunks(imported, tmp_path):
+    _, docs, _ = imported
+    home = tmp_path / "home"
+    shutil.copytree(docs, tmp_path / "docs")  # its own file to change
+    docs = tmp_path / "docs"
+    run(home, "import", str(docs / "notes.md"))
     before = json.loads(run(home, "memories", "stats", "--json").stdout)["memories"]
     proc = run(home, "import", str(docs / "notes.md"))
     assert "unchanged" in proc.stdout
@@ -112,8 +126,8 @@ def test_reimport_adds_nothing_and_a_changed_file_replaces_its_chunks(imported):
     assert any("twelve" in t for t in texts) and not any("nineteen" in t for t in texts)
 
 
-def test_forget_and_a_damaged_index(imported):
-    home, _, _ = imported
+def test_forget_and_a_damaged_index(own_home):
+    home = own_home
     top = search(home, "How many quokkas were counted?")[0]
     assert "quokka" in top["text"]
     assert "forgot" in run(home, "memories", "forget", str(top["id"])).stdout
