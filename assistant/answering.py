@@ -12,7 +12,6 @@ from assistant.grounding import (
     about_subject,
     content_words,
     memory_text,
-    stem,
     subject_of,
     supporting,
 )
@@ -152,11 +151,15 @@ def support_of(question: str, answer: str, hits: Sequence[Hit],
 
 
 def about_the_question(question: str, memories: Sequence[Hit]) -> list[Hit]:
-    """The memories a "when" answer may be read off: about the question's subject and
-    sharing a word with what it asks (else the date would be any memory's date)."""
-    asked = content_words(question) - {stem(n) for n in subject_of(question).names}
-    return [h for h in about_subject(question, memories)
-            if asked & content_words(memory_text(h))]
+    """The memories a "when" answer may be read off: those about the question's subject;
+    when it names no one, those sharing a word with what it asks (else the date would be
+    any memory's date)."""
+    subject = subject_of(question)
+    about = about_subject(question, memories)
+    if subject.names or subject.relations:
+        return about
+    asked = content_words(question)
+    return [h for h in about if asked & content_words(memory_text(h))]
 
 
 def respond(question: str, hits: Sequence[Hit], generator, *, prompt_memories: int = 3,

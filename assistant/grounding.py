@@ -146,12 +146,17 @@ def _speaker_named(question: str, subject: Subject, memories: Sequence[Hit]) -> 
 def about_subject(question: str, memories: Sequence[Hit]) -> list[Hit]:
     """The memories about what the question asks after, best first."""
     subject = subject_of(question)
+    if len(subject.names) > 1:  # "Which city have both Jean and John visited?": either
+        return [h for h in memories if any(
+            speaker_of(h).startswith(n)
+            or names_subject(memory_text(h), Subject(frozenset({n}), subject.relations,
+                                                     subject.mine))
+            for n in subject.names)]
     speaker = _speaker_named(question, subject, memories)
     if speaker is not None:
-        others = Subject(subject.names - {n for n in subject.names if speaker.startswith(n)},
-                         subject.relations, subject.mine)
-        return [h for h in memories
-                if speaker_of(h) == speaker and names_subject(memory_text(h), others)]
+        return [h for h in memories if speaker_of(h) == speaker
+                and names_subject(memory_text(h), Subject(frozenset(), subject.relations,
+                                                          subject.mine))]
     return [h for h in memories if names_subject(memory_text(h), subject)]
 
 

@@ -80,3 +80,9 @@ def test_the_abstention_names_the_subject_and_the_closest_memory():
 def test_clean_answer_keeps_numbers_whole():
     assert clean_answer(" 1,250 euros") == "1,250 euros"
     assert clean_answer("hiking, swimming, hiking") == "hiking, swimming"
+
+
+def test_a_question_about_two_people_is_about_either():
+    chat = [memory(1, "Jean: I loved Paris last spring."), memory(2, "Ben: Rome was hot.")]
+    assert supporting("Which city have both Jean and John visited?", "Paris", chat).id == 1
+    assert supporting("Which city have both Ana and John visited?", "Paris", chat) is None
