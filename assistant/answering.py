@@ -87,7 +87,8 @@ Answer: hiking, swimming, collecting shells
 TUNED_PROMPT = "notes-v1"  # answer_prompt(examples=False): what an adapter is trained on
 STOP = ("\n", "[", "Notes:", "Question:")
 MAX_ANSWER_WORDS = 15
-ABSTAINED = "I have nothing about"  # how every abstention starts
+ABSTAINED = "I have nothing about"  # how an abstention starts, or:
+UNSAID = "My memories"  # ... about your partner do not say that."
 GROUNDING_MEMORIES = 5  # of the recalled memories (all shown to the user), those that may
 # support an answer: the prompt's 3 and the next 2 (held in LoCoMo conversation 26: 20%
 # wrong abstentions against 21% with the prompt's 3 only, category 5 the same)
@@ -129,12 +130,17 @@ def clean_answer(raw: str) -> str:
 def abstention(question: str, hits: Sequence[Hit]) -> str:
     """"I don't know", said with what it is about and the closest memory there is."""
     about = subject_of(question).describe()
-    text = f"{ABSTAINED} {about} in my memories."
-    if hits:
-        closest = " ".join(said_text(hits[0]).split())
-        closest = closest if len(closest) <= 120 else closest[:119] + "\u2026"
-        text += (f" The closest: \u201c{closest}\u201d ({format_date(hits[0].created_at)}, "
-                 f"{hits[0].source or hits[0].kind}).")
+    theirs = about_subject(question, hits[:GROUNDING_MEMORIES])
+    if theirs and about != "that":  # there are memories about it, just not this
+        text = f"{UNSAID} about {about} do not say that."
+    else:
+        text = f"{ABSTAINED} {about} in my memories."
+    closest = (theirs or list(hits))[:1]
+    if closest:
+        said = " ".join(said_text(closest[0]).split())
+        said = said if len(said) <= 120 else said[:119] + "\u2026"
+        text += (f" The closest: \u201c{said}\u201d ({format_date(closest[0].created_at)}, "
+                 f"{closest[0].source or closest[0].kind}).")
     return text
 
 
@@ -142,7 +148,7 @@ def support_of(question: str, answer: str, hits: Sequence[Hit],
                prompt_memories: int = 3) -> Hit | None:
     """The memory a finished answer from `respond` rests on: the one a date was read
     from, or the one the grounding check found; None for an abstention."""
-    if not answer or answer.startswith(ABSTAINED):
+    if not answer or answer.startswith((ABSTAINED, UNSAID)):
         return None
     if WHEN_QUESTION.match(question):
         when = date_answer(question, about_the_question(question, hits[:prompt_memories]))

@@ -195,8 +195,8 @@ def test_abstains_when_memory_does_not_support_an_answer(agent, store):
     question = "What did Caroline raise awareness for with her charity race?"
     assert agent.ask(question).sources[0].text.startswith("Melanie")
     assert "".join(agent.ask(question)) == (
-        "I have nothing about Caroline in my memories. The closest: \u201cMelanie: I ran a "
-        "charity race for mental health last Saturday.\u201d (25 May 2023, turn).")
+        "My memories about Caroline do not say that. The closest: \u201cCaroline: My new "
+        "puppy Rex chewed my shoes.\u201d (25 May 2023, turn).")
     answer = agent.ask("What did Melanie raise awareness for with her charity race?")
     streamed = "".join(answer)
     assert not abstains(streamed) and "mental health" in streamed

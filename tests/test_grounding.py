@@ -86,3 +86,10 @@ def test_a_question_about_two_people_is_about_either():
     chat = [memory(1, "Jean: I loved Paris last spring."), memory(2, "Ben: Rome was hot.")]
     assert supporting("Which city have both Jean and John visited?", "Paris", chat).id == 1
     assert supporting("Which city have both Ana and John visited?", "Paris", chat) is None
+
+
+def test_with_memories_about_the_subject_the_abstention_says_they_do_not_say_it():
+    text = abstention("What is my mother's phone number?", USER)
+    assert text == ("My memories about your mother do not say that. The closest: \u201cUser: "
+                    "My mother Helena turned 65 today.\u201d (3 May 2024, conversation:1#turn=3).")
+    assert abstains(text)

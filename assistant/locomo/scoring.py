@@ -8,9 +8,10 @@ from collections import Counter
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 _PUNCT = str.maketrans("", "", string.punctuation)
-_ABSTAIN = re.compile(r"\b(not mentioned|no information|don't know|do not know|not in my "
-                      r"memories|nothing about .* in my memories|unknown|cannot tell|"
-                      r"can't tell|not said)\b", re.I)
+_ABSTAIN = re.compile(r"\b(not mentioned|no information|don't know|do not know|"
+                      r"not in my memories|nothing about .* in my memories|"
+                      r"my memories about .* do not say|unknown|cannot tell|can't tell|"
+                      r"not said)\b", re.I)
 
 
 def normalise(text: str) -> list[str]:
