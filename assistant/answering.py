@@ -9,6 +9,7 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 
 from assistant.grounding import (
+    LEADING_DATE,
     about_subject,
     content_words,
     memory_text,
@@ -23,12 +24,11 @@ log = logging.getLogger(__name__)
 WHEN_QUESTION = re.compile(r"^\s*(?:when\b|on what (?:date|day)|what (?:date|day|year|month)\b|"
                            r"which (?:year|month|day)\b|in what (?:year|month)\b)", re.I)
 _ANNOTATION = re.compile(r"\s*\[[^\]]*\]")  # "[7 May 2023]" added by annotate(), photo notes
-_LEADING_DATE = re.compile(r"^\[\d{1,2} \w+ \d{4}\]\s*")
 
 
 def said_text(hit: Hit) -> str:
     """What was said, as said: without the stored date prefix and bracketed annotations."""
-    return _ANNOTATION.sub("", _LEADING_DATE.sub("", hit.text)).strip()
+    return _ANNOTATION.sub("", LEADING_DATE.sub("", hit.text)).strip()
 
 
 def when_phrase(ref: TimeRef, said_on: datetime) -> str:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from memory_store.records import Hit
 
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
-_LEADING_DATE = re.compile(r"^\[\d{1,2} \w+ \d{4}\]\s*")
+LEADING_DATE = re.compile(r"^\[\d{1,2} \w+ \d{4}\]\s*")  # "[3 May 2024] " of a memory
 _JUDGEMENT = re.compile(r"\b(would|likely|might|probably)\b", re.I)  # asks for an inference
 _YES_NO = re.compile(r"^\s*(yes|no|likely( not| no| yes)?|probably( not)?)\b[,;.]?", re.I)
 _NAME = re.compile(r"\b[A-Z][a-z]+(?:'s)?\b")
@@ -65,7 +65,7 @@ RELATIONS: dict[str, set[str]] = {
 _ALIASES = {"mom": "mother", "mum": "mother", "dad": "father", "kids": "kid",
             "children": "child", "neighbor": "neighbour", "grandma": "grandmother",
             "grandpa": "grandfather", "parents": "parent", "grandparents": "grandparent",
-            "siblings": "sibling", "pets": "pet", "dogs": "dog", "cats": "cat"}
+            "siblings": "sibling"}
 
 
 def stem(word: str) -> str:
@@ -123,7 +123,7 @@ def names_subject(text: str, subject: Subject) -> bool:
 
 def memory_text(hit: Hit) -> str:
     """What a memory holds, as the user can open it (photo notes too), without its date."""
-    return _LEADING_DATE.sub("", hit.text)
+    return LEADING_DATE.sub("", hit.text)
 
 
 def speaker_of(hit: Hit) -> str:
