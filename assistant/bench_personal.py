@@ -15,6 +15,7 @@ from datetime import datetime
 from pathlib import Path
 
 from assistant.config import Settings
+from assistant.generator import Generator
 from assistant.locomo.scoring import abstains, normalise
 
 DEFAULT_FILE = Path(__file__).resolve().parent.parent / "data" / "personal-dev.json"
@@ -43,7 +44,8 @@ def right(answer: str, expected: str) -> bool:
     return not abstains(answer) and set(normalise(expected)) <= set(normalise(answer))
 
 
-def run(settings: Settings, path: Path | None = None, encoder=None, generator=None,
+def run(settings: Settings, path: Path | None = None, encoder=None,
+        generator: Generator | None = None,
         use_ltmt: bool = True) -> dict:
     """Import the check's chats into a fresh data folder and ask every question."""
     from assistant.agent import Agent

@@ -27,7 +27,8 @@ class Settings:
     prompt_memories: int = 3  # of those, given to the generator: the 135M model does best
     # with few (held-out LoCoMo F1, README)
     search_k: int = 10
-    max_new_tokens: int = 24  # answers are short phrases
+    max_new_tokens: int = 24  # a small model's answers are short phrases
+    chat_max_new_tokens: int = 400  # a chat model's replies are sentences
     idle_summary_s: int = 600  # a chat idle this long gets its summary memory written
     # Who answers: "embedded" (SmolLM2 inside the package), a Hugging Face model folder or a
     # .gguf file, or an OpenAI-compatible server's base URL (http://localhost:11434/v1).
@@ -35,6 +36,10 @@ class Settings:
     # LoRA merged into a local model: "builtin" (data/generator-lora.pt, embedded model
     # only), "none", or an adapter file made by `assistant train-generator`.
     adapter: str = "builtin"
+    # "auto": a server or a model folder of your own gets the chat prompt (memories in
+    # the system message, full replies); the embedded 135M model the notes prompt.
+    # "chat" or "notes" forces one.
+    prompt_style: str = "auto"
     model_name: str = ""  # the server's model id, for a URL `model`
     api_key_env: str = ""  # environment variable holding the server's API key, if any
     request_timeout_s: int = 60

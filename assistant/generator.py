@@ -35,15 +35,32 @@ STALE_TEMP_S = 3600  # a temp folder this old belongs to a crashed build, not a 
 DEFAULT_ADAPTER = Path(__file__).resolve().parent.parent / "data" / "generator-lora.pt"
 
 
+Message = dict[str, str]  # {"role": "system" | "user" | "assistant", "content": text}
+
+
 class Generator(Protocol):
-    """Anything that turns a prompt into streamed text; the agent depends on this only."""
+    """A model that writes text: the agent and every benchmark depend on this only.
+
+    `tuned`: fine-tuned on the notes prompt (`assistant train-generator`), so it is
+    prompted without worked examples. `chat`: a capable chat model, which gets the chat
+    prompt (dated, sourced memories in the system message) and answers in full sentences;
+    a small model gets the notes prompt and answers with a short phrase.
+    """
 
     name: str
+    tuned: bool
+    chat: bool
+
+    def load(self) -> None:
+        """Get ready to generate (read weights); a server has nothing to load."""
+        ...
 
     def stream(
-        self, prompt: str, *, max_new_tokens: int = 64, stop: Sequence[str] = ("\n",)
+        self, prompt: str | Sequence[Message], *, max_new_tokens: int = 64,
+        stop: Sequence[str] = ("\n",)
     ) -> Iterator[str]:
-        """Yield the continuation of `prompt` piece by piece, ending before any stop string."""
+        """Yield the continuation of a completion prompt, or the reply to chat messages,
+        piece by piece, ending before any stop string."""
         ...
 
 
@@ -89,7 +106,7 @@ class EmbeddedGenerator:
     merged into the weights at load, and the model is then prompted as it was trained."""
 
     def __init__(self, cache_dir: Path | None = None, source: Path | None = None,
-                 adapter: Path | None = None) -> None:
+                 adapter: Path | None = None, chat: bool | None = None) -> None:
         self.source = Path(source).expanduser() if source is not None else None
         if self.source is not None and not self.source.exists():
             raise FileNotFoundError(f"model {self.source} does not exist: give a Hugging Face "
@@ -102,6 +119,9 @@ class EmbeddedGenerator:
             raise FileNotFoundError(f"adapter {self.adapter} does not exist: train one with "
                                     "`assistant train-generator` or set adapter = \"none\"")
         self.tuned = self.adapter is not None  # answer_prompt drops its worked examples
+        # A model of the user's choosing is taken to be a capable chat model; the packaged
+        # 135M one and any adapted model are not (`prompt_style` in config.toml overrides).
+        self.chat = (self.source is not None and not self.tuned) if chat is None else chat
         self.name = CACHE_NAME if self.source is None else self.source.name
         if self.adapter is not None:
             self.name += f"+{self.adapter.stem}"
@@ -252,21 +272,25 @@ class EmbeddedGenerator:
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
 
-    def chat_prompt(self, messages: list[dict]) -> str:
+    def chat_prompt(self, messages: Sequence[Message]) -> str:
         """Render chat messages with the model's own template, ready for `stream`."""
         return self.tokenizer.apply_chat_template(
-            messages, tokenize=False, add_generation_prompt=True
+            list(messages), tokenize=False, add_generation_prompt=True
         )
 
     def stream(
-        self, prompt: str, *, max_new_tokens: int = 64, stop: Sequence[str] = ("\n",)
+        self, prompt: str | Sequence[Message], *, max_new_tokens: int = 64,
+        stop: Sequence[str] = ("\n",)
     ) -> Iterator[str]:
-        """Greedy continuation of `prompt`, computed only as the caller iterates; halts at a stop.
+        """Greedy continuation of `prompt` (chat messages are rendered with the model's
+        template), computed only as the caller iterates; halts at a stop.
 
         Concurrent streams are safe: each has its own KV cache and the model is read-only.
         """
         import torch
 
+        if not isinstance(prompt, str):
+            prompt = self.chat_prompt(prompt)
         model, tokenizer = self.model, self._tokenizer
         stop = [s for s in stop if s]
         ids = tokenizer(prompt, return_tensors="pt").input_ids  # (1, T)
@@ -325,18 +349,25 @@ def adapter_path(setting: str, spec: str = "embedded") -> Path | None:
     return Path(setting).expanduser()
 
 
+PROMPT_STYLES = ("auto", "chat", "notes")
+
+
 def make_generator(spec: str, cache_dir: Path | None = None, *, model_name: str = "",
                    api_key_env: str = "", timeout_s: float = 60.0,
-                   adapter: str = "builtin") -> Generator:
+                   adapter: str = "builtin", prompt_style: str = "auto") -> Generator:
     """The generator a `model` setting names: "embedded", a model folder or .gguf file, or
-    an http(s) URL of an OpenAI-compatible server (the only case that uses the network)."""
+    an http(s) URL of an OpenAI-compatible server (the only case that uses the network).
+    `prompt_style` "chat" or "notes" overrides whether it is treated as a chat model."""
     spec = (spec or "embedded").strip()
+    if prompt_style not in PROMPT_STYLES:
+        raise ValueError(f"prompt_style {prompt_style!r} is not one of {', '.join(PROMPT_STYLES)}")
+    chat = None if prompt_style == "auto" else prompt_style == "chat"
     tuned = adapter_path(adapter, spec)
     if spec == "embedded":
-        return EmbeddedGenerator(cache_dir, adapter=tuned)
+        return EmbeddedGenerator(cache_dir, adapter=tuned, chat=chat)
     if spec.startswith(("http://", "https://")):
         from assistant.remote import OpenAICompatibleGenerator, api_key_from_env
 
         return OpenAICompatibleGenerator(spec, model_name, api_key_from_env(api_key_env),
-                                         timeout_s)
-    return EmbeddedGenerator(cache_dir, source=Path(spec), adapter=tuned)
+                                         timeout_s, chat=True if chat is None else chat)
+    return EmbeddedGenerator(cache_dir, source=Path(spec), adapter=tuned, chat=chat)

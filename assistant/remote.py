@@ -11,6 +11,8 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator, Sequence
 
+from assistant.generator import Message
+
 log = logging.getLogger(__name__)
 
 
@@ -21,25 +23,31 @@ class GeneratorUnavailable(RuntimeError):
 class OpenAICompatibleGenerator:
     """Streams `POST {base_url}/chat/completions` with `stream: true` (server-sent events).
 
-    The completion prompt is sent as one user message; stop strings are applied both by
-    the server and here, so a server that ignores `stop` still stops.
+    Chat messages are sent as they are; a completion prompt is sent as one user message.
+    Stop strings are applied both by the server and here, so a server that ignores `stop`
+    still stops.
     """
 
+    tuned = False  # no adapter reaches a server
+
     def __init__(self, base_url: str, model: str = "", api_key: str | None = None,
-                 timeout_s: float = 60.0) -> None:
+                 timeout_s: float = 60.0, chat: bool = True) -> None:
         self.base_url = base_url.rstrip("/")
         self.model = model
         self.api_key = api_key
         self.timeout_s = timeout_s
+        self.chat = chat  # a server's model is taken to be a capable chat model
         self.name = f"{model or 'default model'} at {self.base_url}"
 
     def load(self) -> None:
         """Nothing to load; the server holds the model."""
 
-    def stream(self, prompt: str, *, max_new_tokens: int = 64,
+    def stream(self, prompt: str | Sequence[Message], *, max_new_tokens: int = 64,
                stop: Sequence[str] = ("\n",)) -> Iterator[str]:
+        messages = ([{"role": "user", "content": prompt}] if isinstance(prompt, str)
+                    else [dict(m) for m in prompt])
         body = {"model": self.model, "stream": True, "max_tokens": max_new_tokens,
-                "temperature": 0, "messages": [{"role": "user", "content": prompt}]}
+                "temperature": 0, "messages": messages}
         stop = [s for s in stop if s]
         if stop:
             body["stop"] = list(stop)[:4]  # the OpenAI API accepts at most four

@@ -8,6 +8,7 @@ import re
 from collections.abc import Sequence
 
 from assistant.commands import is_question
+from assistant.generator import Generator
 from memory_store.records import MessageRecord
 
 log = logging.getLogger(__name__)
@@ -39,7 +40,8 @@ def grounded(summary: str, source: str, threshold: float = 0.7) -> bool:
     return len(content) >= 3 and sum(w in said for w in content) / len(content) >= threshold
 
 
-def summarize_messages(messages: Sequence[MessageRecord], generator) -> tuple[str, str]:
+def summarize_messages(messages: Sequence[MessageRecord], generator: Generator
+                       ) -> tuple[str, str]:
     """(summary, method): "generator" when its text is grounded, else "extractive"."""
     transcript = "\n".join(f"{m.role.title()}: {' '.join(m.text.split())[:300]}"
                            for m in messages[-12:])

@@ -9,6 +9,7 @@ import socket
 import threading
 import time
 from dataclasses import replace
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from assistant.remote import GeneratorUnavailable, OpenAICompatibleGenerator
 from assistant.tui.app import create_app
 
 PROMPT = "Question: What is the capital of Portugal?\nAnswer:"
+NOW = datetime(2026, 3, 4, 10, 0)
 
 
 class ChatServer(ThreadingHTTPServer):
@@ -110,24 +112,63 @@ def test_http_backend_errors_say_what_to_do(server):
     assert time.monotonic() - started < 1.4  # the timeout, not the server, ended it
 
 
-def test_agent_answers_through_the_server(server, settings, encoder):
+def test_agent_answers_through_the_server_with_the_chat_prompt(server, settings, encoder):
+    """A server's model is a capable chat model: the memories go numbered, dated and
+    sourced in the system message, statements get a reply, answers are not cut short, and
+    an answer is shown only when a memory it cites is about what was asked."""
     settings = replace(settings, model=server.url)
-    with Agent(settings, encoder=encoder) as agent:
+    with Agent(settings, encoder=encoder, clock=lambda: NOW) as agent:
+        assert agent.generator.chat and not agent.generator.tuned
         cid = agent.new_conversation("t")
-        # Statements are acknowledged without the server.
-        "".join(agent.chat_turn(cid, "My aunt lives in Lisbon, the capital of Portugal."))
-        assert server.requests == []
+        server.reply = "Good to know, I will keep that in mind."
+        told = "".join(agent.chat_turn(cid, "My aunt lives in Lisbon, the capital of Portugal."))
+        assert told == "Good to know, I will keep that in mind."  # not "Noted."
+        system = server.requests[-1]["body"]["messages"][0]
+        assert system["role"] == "system" and "is now saved" in system["content"]
+
+        long = ("Your aunt lives in Lisbon, which is the capital of Portugal, as you told me "
+                "on the fourth of March when we talked about family [1].")
+        assert len(long.split()) > 15
+        server.reply = long
         answer = agent.chat_turn(cid, "Where does my aunt live?")
-        assert "".join(answer) == "Lisbon is the capital"  # the memory supports it
-        assert agent.transcript(cid)[-1].text == "Lisbon is the capital"
-        assert server.url in agent.generator_name
-        (request,) = server.requests
-        assert "My aunt lives in Lisbon" in request["body"]["messages"][0]["content"]
-        # What the memories do not hold is not shown, whoever wrote it.
-        server.reply = "Your uncle is called Rui"
+        assert "".join(answer) == long  # whole, not cut to 15 words
+        assert answer.support is not None and "My aunt lives in Lisbon" in answer.support.text
+        body = server.requests[-1]["body"]
+        assert body["max_tokens"] == settings.chat_max_new_tokens and "stop" not in body
+        system, *turns, question = body["messages"]
+        assert system["role"] == "system"
+        assert ("[1] (4 March 2026, conversation:1#turn=1) User: My aunt lives in Lisbon"
+                in system["content"])
+        assert "say that you do not know" in system["content"]
+        assert [t["role"] for t in turns] == ["user", "assistant"]  # the earlier exchange
+        assert question == {"role": "user", "content": "Where does my aunt live?"}
+        assert agent.transcript(cid)[-1].text == long
+
+        # What the memories do not hold is not shown, whoever wrote it and whatever it cites.
+        server.reply = "Your uncle is called Rui [1]."
         asked = "".join(agent.chat_turn(cid, "What is my uncle's name?"))
         assert asked.startswith("I have nothing about your uncle in my memories.")
         assert "Rui" not in asked
+        # The model's own "I don't know" becomes the assistant's, with the closest memory.
+        server.reply = "Sorry, I don't know what your aunt does for a living."
+        asked = "".join(agent.chat_turn(cid, "What does my aunt do for work?"))
+        assert asked.startswith("My memories about your aunt do not say that.")
+        assert "The closest: \u201cUser: My aunt lives in Lisbon" in asked
+
+
+def test_prompt_style_picks_the_prompt(server, tmp_path):
+    assert not make_generator("embedded").chat  # the 135M model answers with a phrase
+    assert make_generator("embedded", prompt_style="chat").chat
+    assert make_generator(server.url).chat
+    assert not make_generator(server.url, prompt_style="notes").chat
+    with pytest.raises(ValueError, match="prompt_style 'fancy' is not one of auto, chat, notes"):
+        make_generator("embedded", prompt_style="fancy")
+
+
+def test_the_embedded_model_takes_chat_messages(generator):
+    messages = [{"role": "user", "content": "Say hello."}]
+    assert complete(generator, messages, max_new_tokens=6, stop=()) == complete(
+        generator, generator.chat_prompt(messages), max_new_tokens=6, stop=())
 
 
 @pytest.mark.slow

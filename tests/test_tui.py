@@ -41,6 +41,7 @@ class SlowGenerator:
         self.real = real
         self.name = real.name
         self.pieces = 0  # written so far
+        self.tuned, self.chat = real.tuned, real.chat
 
     def load(self) -> None:
         self.real.load()

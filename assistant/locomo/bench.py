@@ -16,6 +16,7 @@ import torch
 from assistant.agent import Agent
 from assistant.config import Settings, default_cache_dir
 from assistant.encoder import Encoder
+from assistant.generator import Generator
 from assistant.locomo.data import Question, Sample, load, recall_at
 from assistant.locomo.replay import replay
 from assistant.locomo.scoring import abstains, token_f1
@@ -82,7 +83,7 @@ def recalled(sample: Sample, questions: list[Question], encoder: Encoder, model,
 
 
 def asked(sample: Sample, questions: list[Question], settings: Settings, encoder: Encoder,
-          weights: Path | None, use_ltmt: bool, generator=None
+          weights: Path | None, use_ltmt: bool, generator: Generator | None = None
           ) -> Iterator[tuple[Question, list[Hit], str | None]]:
     """Replay `sample` into a fresh data folder (LTM-T stepping on every turn), then ask
     each question at the conversation's last moment through the product's answer path
@@ -102,7 +103,7 @@ def asked(sample: Sample, questions: list[Question], settings: Settings, encoder
 
 def run(files: list[Path], out: Path, *, use_ltmt: bool = True, answers: bool = False,
         limit: int | None = None, weights: Path | None = None, encoder: Encoder | None = None,
-        generator=None, settings: Settings | None = None) -> dict:
+        generator: Generator | None = None, settings: Settings | None = None) -> dict:
     """Replay each conversation into a fresh store, ask its questions, write JSON lines."""
     encoder = encoder or Encoder()
     settings = settings or Settings(home=Path(tempfile.gettempdir()),  # home: replaced

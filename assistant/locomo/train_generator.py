@@ -20,6 +20,7 @@ import torch
 from assistant import lora
 from assistant.answering import TUNED_PROMPT, answer_prompt
 from assistant.encoder import Encoder
+from assistant.generator import EmbeddedGenerator
 from assistant.locomo.bench import recalled
 from assistant.locomo.data import load
 from assistant.recall import DEFAULT_WEIGHTS, load_model
@@ -99,7 +100,7 @@ def _loss(model, batch: list[tuple[list[int], int]], pad: int) -> torch.Tensor:
     return torch.nn.functional.cross_entropy(logits, ids[rows, [c + 1 for c in cols]])
 
 
-def fit(generator, examples: list[Example], *, epochs: int = 3, seed: int = 0,
+def fit(generator: EmbeddedGenerator, examples: list[Example], *, epochs: int = 3, seed: int = 0,
         lr: float = SETTINGS["lr"], rank: int = SETTINGS["rank"],
         alpha: float = SETTINGS["alpha"], first_layer: int = SETTINGS["first_layer"],
         batch: int = SETTINGS["batch"], progress=print) -> tuple[dict, list[float]]:
@@ -138,7 +139,7 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def train_command(files: list[Path], out: Path, *, encoder: Encoder, generator,
+def train_command(files: list[Path], out: Path, *, encoder: Encoder, generator: EmbeddedGenerator,
                   folds_dir: Path | None = None, weights: Path | None = None,
                   epochs: int = 3, seed: int = 0, progress=print) -> dict:
     """Collect examples, fit, save the adapter and a JSON record of how it was made."""

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
@@ -32,6 +33,9 @@ from assistant.tui.widgets.chat_log import ChatLog
 from assistant.tui.widgets.conversation_list import ConversationList
 from assistant.tui.widgets.memory_panel import MemoryPanel
 from assistant.tui.widgets.prompt_input import PromptInput
+
+if TYPE_CHECKING:
+    from assistant.generator import Generator
 
 AgentFactory = Callable[[], object]
 
@@ -527,7 +531,8 @@ class MemoryApp(App[None]):
             self.agent.close()
 
 
-def create_app(settings: Settings, use_ltmt: bool = True, encoder=None, generator=None,
+def create_app(settings: Settings, use_ltmt: bool = True, encoder=None,
+               generator: Generator | None = None,
                import_root: Path | None = None,
                clock: Callable[[], datetime] | None = None) -> MemoryApp:
     """The one app factory, used by `assistant chat` and by the tests (which pass a fixed
