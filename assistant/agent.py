@@ -19,6 +19,7 @@ from assistant.commands import is_question
 from assistant.config import Settings
 from assistant.encoder import Encoder
 from assistant.facts import Statement, conflicts, statements
+from assistant.generator import Generator
 from assistant.summary import summarize_messages
 from assistant.timeparse import annotate, time_window
 from memory_store.records import ConversationRecord, Hit, MessageRecord, NewMemory
@@ -106,7 +107,7 @@ class Agent:
     """Owns the store, the encoder and the generator for one data folder."""
 
     def __init__(self, settings: Settings, encoder: Encoder | None = None,
-                 generator=None, use_ltmt: bool = True,
+                 generator: Generator | None = None, use_ltmt: bool = True,
                  clock: Callable[[], datetime] | None = None,
                  ltmt_weights: Path | None = None) -> None:
         self.settings = settings
@@ -134,19 +135,19 @@ class Agent:
             return self._recaller
 
     @property
-    def generator(self):
+    def generator(self) -> Generator:
         with self._lock:
             if self._generator is None:
                 self._generator = self._make_generator(self.settings.model)
             return self._generator
 
-    def _make_generator(self, spec: str):
+    def _make_generator(self, spec: str) -> Generator:
         from assistant.generator import make_generator
 
         s = self.settings
         return make_generator(spec, s.cache_dir, model_name=s.model_name,
                               api_key_env=s.api_key_env, timeout_s=s.request_timeout_s,
-                              adapter=s.adapter)
+                              adapter=s.adapter, prompt_style=s.prompt_style)
 
     @property
     def generator_name(self) -> str:
@@ -241,9 +242,16 @@ class Agent:
         """The answer step of the one answer path: from the current (not superseded)
         memories, checked against them before anything is shown."""
         current = [h for h in sources if h.superseded_by is None]
+        if self.generator.chat:
+            from assistant.chat_answers import respond_chat
+
+            return respond_chat(question, current, self.generator,
+                                max_new_tokens=self.settings.chat_max_new_tokens,
+                                history=history, today=self.clock())
         return respond(question, current, self.generator,
                        prompt_memories=self.settings.prompt_memories,
-                       max_new_tokens=self.settings.max_new_tokens, history=history)
+                       max_new_tokens=self.settings.max_new_tokens, history=history,
+                       encode=self.encoder.encode)
 
     def search(self, query: str, k: int = 50) -> list[Hit]:
         """Plain hybrid search over every memory (the memory browser and /search)."""
@@ -344,6 +352,13 @@ class Agent:
 
         if is_question(text):
             pieces = self.answer_for(text, sources, history)
+        elif self.generator.chat:
+            from assistant.chat_answers import reply_to_statement
+
+            current = [h for h in sources if h.superseded_by is None]
+            pieces = reply_to_statement(text, current, self.generator,
+                                        max_new_tokens=self.settings.chat_max_new_tokens,
+                                        history=history, today=now)
         else:
             # A statement is remembered, not answered: a small model "answering" a
             # statement only echoes names from the memories.

@@ -8,14 +8,17 @@ import re
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 
+from assistant.generator import Generator
 from assistant.grounding import (
     LEADING_DATE,
     about_subject,
+    cited,
     content_words,
     memory_text,
     subject_of,
     supporting,
 )
+from assistant.quoting import MIN_SCORE, Encode, best_quote, covers, quoted, quoted_memory
 from assistant.timeparse import MONTHS, WEEKDAYS, TimeRef, find_time_refs
 from assistant.timeparse import format_day as format_date
 from memory_store.records import Hit
@@ -150,6 +153,11 @@ def support_of(question: str, answer: str, hits: Sequence[Hit],
     from, or the one the grounding check found; None for an abstention."""
     if not answer or answer.startswith((ABSTAINED, UNSAID)):
         return None
+    if quoted_memory(answer, hits) is not None:
+        return quoted_memory(answer, hits)
+    if cited(answer, hits):  # a chat model's answer names its memories
+        about = about_subject(question, cited(answer, hits))
+        return about[0] if about else None
     if WHEN_QUESTION.match(question):
         when = date_answer(question, about_the_question(question, hits[:prompt_memories]))
         return when[1] if when is not None else None
@@ -168,13 +176,23 @@ def about_the_question(question: str, memories: Sequence[Hit]) -> list[Hit]:
     return [h for h in about if asked & content_words(memory_text(h))]
 
 
-def respond(question: str, hits: Sequence[Hit], generator, *, prompt_memories: int = 3,
-            max_new_tokens: int = 24, history: Sequence[tuple[str, str]] = ()
+def respond(question: str, hits: Sequence[Hit], generator: Generator, *,
+            prompt_memories: int = 3, max_new_tokens: int = 24,
+            history: Sequence[tuple[str, str]] = (), encode: Encode | None = None
             ) -> Iterator[str]:
-    """The answer to `question` from `hits` (best first): a date read from the memories,
+    """The answer to `question` from `hits` (best first): a sentence quoted from a
+    document (with `encode`, when the best memory is one), a date read from the memories,
     or the generator's phrase, each only when a memory it was given supports it; else an
     abstention. Yields the whole checked answer: nothing unchecked reaches the screen."""
     top = list(hits[:prompt_memories])
+    if top and top[0].kind == "chunk" and encode is not None:
+        quote = best_quote(question, [h for h in top if h.kind == "chunk"], encode)
+        if (quote is not None and quote.score >= MIN_SCORE and covers(question, quote)
+                and about_subject(question, [quote.hit])):
+            yield quoted(quote)
+        else:
+            yield abstention(question, hits)
+        return
     if WHEN_QUESTION.match(question):
         when = date_answer(question, about_the_question(question, top))
         yield when[0] if when is not None else abstention(question, hits)

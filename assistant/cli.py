@@ -164,10 +164,24 @@ def cmd_bench_personal(agent, args) -> int:
 
     result = bench_personal.run(agent.settings, args.file, encoder=agent.encoder,
                                 generator=agent.generator, use_ltmt=not args.no_ltmt)
-    if not args.json:
+    return _print_check(result, args.json)
+
+
+def cmd_bench_docs(agent, args) -> int:
+    from assistant import bench_docs
+
+    result = bench_docs.run(agent.settings, args.file, encoder=agent.encoder,
+                            generator=agent.generator, use_ltmt=not args.no_ltmt)
+    return _print_check(result, args.json)
+
+
+def _print_check(result: dict, as_json: bool) -> int:
+    """Every question with its answer (or, with --json, everything), then the figures."""
+    if not as_json:
         for row in result["rows"]:
             mark = "ok " if row["ok"] else "BAD"
-            print(f"{mark} {row['question']}\n    -> {row['answer']}")
+            where = f" [{row['support']}]" if row.get("support") else ""
+            print(f"{mark} {row['question']}\n    -> {row['answer']}{where}")
         result = {k: v for k, v in result.items() if k != "rows"}
     print(json.dumps(result))
     return 0
@@ -275,6 +289,12 @@ def build_parser() -> argparse.ArgumentParser:
     pe.add_argument("--no-ltmt", action="store_true")
     pe.add_argument("--json", action="store_true", help="every question's answer as JSON")
     pe.set_defaults(fn=cmd_bench_personal)
+    do = bsub.add_parser("docs", help="answers and cited sections on imported documentation")
+    do.add_argument("--file", type=Path, help="the check (default data/docs-dev.json; "
+                    "data/docs-heldout.json is the held-out one)")
+    do.add_argument("--no-ltmt", action="store_true")
+    do.add_argument("--json", action="store_true", help="every question's answer as JSON")
+    do.set_defaults(fn=cmd_bench_docs)
     t = sub.add_parser("train", help="train LTM-T on LoCoMo-format conversations")
     t.add_argument("--data", nargs="+", help="LoCoMo files (default: the dev split)")
     t.add_argument("--epochs", type=int, default=4)  # held-out recall peaks early: 5 convs

@@ -126,6 +126,15 @@ def memory_text(hit: Hit) -> str:
     return LEADING_DATE.sub("", hit.text)
 
 
+def subject_text(hit: Hit) -> str:
+    """What a memory is about: its text, and for a document, the document's title and the
+    file and heading it comes from (a README section need not name its project)."""
+    if hit.kind != "chunk":
+        return memory_text(hit)
+    title = (hit.meta or {}).get("title", "")
+    return f"{memory_text(hit)}\n{title}\n{hit.source.replace('_', ' ')}"
+
+
 def speaker_of(hit: Hit) -> str:
     """Who said a memory: its recorded speaker, else the "Name:" it starts with."""
     if (hit.meta or {}).get("speaker"):
@@ -149,15 +158,24 @@ def about_subject(question: str, memories: Sequence[Hit]) -> list[Hit]:
     if len(subject.names) > 1:  # "Which city have both Jean and John visited?": either
         return [h for h in memories if any(
             speaker_of(h).startswith(n)
-            or names_subject(memory_text(h), Subject(frozenset({n}), subject.relations,
-                                                     subject.mine))
+            or names_subject(subject_text(h), Subject(frozenset({n}), subject.relations,
+                                                      subject.mine))
             for n in subject.names)]
     speaker = _speaker_named(question, subject, memories)
     if speaker is not None:
         return [h for h in memories if speaker_of(h) == speaker
                 and names_subject(memory_text(h), Subject(frozenset(), subject.relations,
                                                           subject.mine))]
-    return [h for h in memories if names_subject(memory_text(h), subject)]
+    return [h for h in memories if names_subject(subject_text(h), subject)]
+
+
+_CITATION = re.compile(r"\[(\d{1,2}(?:\s*,\s*\d{1,2})*)\]")  # "[1]", "[1, 3]"
+
+
+def cited(answer: str, memories: Sequence[Hit]) -> list[Hit]:
+    """The memories a chat model's answer cites by number (1-based), in citing order."""
+    numbers = [int(n) for group in _CITATION.findall(answer) for n in group.split(",")]
+    return [memories[n - 1] for n in dict.fromkeys(numbers) if 1 <= n <= len(memories)]
 
 
 def supporting(question: str, answer: str, memories: Sequence[Hit]) -> Hit | None:
