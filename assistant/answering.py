@@ -15,10 +15,19 @@ from assistant.grounding import (
     cited,
     content_words,
     memory_text,
+    speaker_of,
     subject_of,
     supporting,
 )
-from assistant.quoting import MIN_SCORE, Encode, best_quote, covers, quoted, quoted_memory
+from assistant.quoting import (
+    MIN_SCORE,
+    Encode,
+    Quote,
+    best_quote,
+    covers,
+    quoted,
+    quoted_memory,
+)
 from assistant.timeparse import MONTHS, WEEKDAYS, TimeRef, find_time_refs
 from assistant.timeparse import format_day as format_date
 from memory_store.records import Hit
@@ -138,7 +147,9 @@ def abstention(question: str, hits: Sequence[Hit]) -> str:
         text = f"{UNSAID} about {about} do not say that."
     else:
         text = f"{ABSTAINED} {about} in my memories."
-    closest = (theirs or list(hits))[:1]
+    nearby = theirs or list(hits)
+    # What the user (or a person) said, before the assistant's own replies.
+    closest = [h for h in nearby if speaker_of(h) != "Assistant"][:1] or nearby[:1]
     if closest:
         said = " ".join(said_text(closest[0]).split())
         said = said if len(said) <= 120 else said[:119] + "\u2026"
@@ -209,6 +220,19 @@ def respond(question: str, hits: Sequence[Hit], generator: Generator, *,
     answer = clean_answer("".join(parts))
     if answer and supporting(question, answer, hits[:GROUNDING_MEMORIES]) is not None:
         yield answer
-    else:
-        log.info("no memory supports %r as the answer to %r", answer, question)
-        yield abstention(question, hits)
+        return
+    log.info("no memory supports %r as the answer to %r", answer, question)
+    # What was said about it, quoted, beats both a wrong phrase and "I don't know".
+    quote = said_quote(question, hits, encode) if encode is not None else None
+    yield quoted(quote) if quote is not None else abstention(question, hits)
+
+
+def said_quote(question: str, hits: Sequence[Hit], encode: Encode) -> Quote | None:
+    """The sentence said about the question's subject that answers it, if one does: of
+    the first GROUNDING_MEMORIES, statements only (not questions, not the assistant's)."""
+    said = [h for h in about_subject(question, hits[:GROUNDING_MEMORIES])
+            if not (h.meta or {}).get("question") and speaker_of(h) != "Assistant"]
+    quote = best_quote(question, said, encode)
+    if quote is not None and quote.score >= MIN_SCORE and covers(question, quote):
+        return quote
+    return None

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from assistant.grounding import content_words, memory_text
+from assistant.grounding import content_words, memory_text, subject_of
 from memory_store.records import Hit
 
 Encode = Callable[[list[str]], np.ndarray]
@@ -52,7 +52,8 @@ def units(text: str) -> list[str]:
         for sentence in _SENTENCE_END.split(" ".join(paragraph.split())):
             words = sentence.split()
             out += [" ".join(words[i:i + MAX_WORDS]) for i in range(0, len(words), MAX_WORDS)]
-    return [u for u in out if len(u.split()) >= 2]
+    # A question never answers one ("What do you love most about camping?").
+    return [u for u in out if len(u.split()) >= 2 and not u.endswith("?")]
 
 
 def best_quote(question: str, hits: Sequence[Hit], encode: Encode) -> Quote | None:
@@ -78,15 +79,20 @@ def best_quote(question: str, hits: Sequence[Hit], encode: Encode) -> Quote | No
 
 
 def covers(question: str, quote: Quote) -> bool:
-    """The quote and its heading hold at least MIN_COVERAGE of the question's words that
-    are not the document's own name."""
-    document = f"{(quote.hit.meta or {}).get('title', '')} {quote.hit.source.split('#')[0]}"
-    asked = content_words(question) - content_words(document.replace("_", " "))
-    if not asked:
-        return True
-    heading = quote.hit.source.partition("#")[2]
-    held = asked & content_words(f"{quote.text} {heading}")
-    return len(held) >= MIN_COVERAGE * len(asked)
+    """The quote holds enough of what the question asks. A document quote (with its
+    heading) must hold at least MIN_COVERAGE of the question's words that are not the
+    document's own name; a quote of something said, more than MIN_COVERAGE of its words
+    that are not names (the subject check has found the people already: "What is Tiago's
+    job?" is not answered by "My brother Tiago is visiting")."""
+    if quote.hit.kind == "chunk":
+        document = f"{(quote.hit.meta or {}).get('title', '')} {quote.hit.source.split('#')[0]}"
+        asked = content_words(question) - content_words(document.replace("_", " "))
+        heading = quote.hit.source.partition("#")[2]
+        held = asked & content_words(f"{quote.text} {heading}")
+        return not asked or len(held) >= MIN_COVERAGE * len(asked)
+    asked = content_words(question) - content_words(" ".join(subject_of(question).names))
+    held = asked & content_words(quote.text)
+    return not asked or len(held) > MIN_COVERAGE * len(asked)
 
 
 def quoted(quote: Quote) -> str:

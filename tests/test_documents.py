@@ -1,17 +1,21 @@
-"""Questions about imported documents: answered by quoting the document's own sentence
-with its file and section, or not at all. Real import, real encoder, real LTM-T recall."""
+"""Quotes: questions about imported documents are answered with the document's own
+sentence and its file and section, or not at all; when the generator's phrase is not
+supported, what was said about the subject is quoted instead of "I don't know", if it
+answers. Real import, real encoder, real LTM-T recall."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import replace
+from datetime import datetime
 
 import pytest
 
 from assistant import bench_docs
 from assistant.agent import Agent
-from assistant.answering import ABSTAINED, UNSAID
+from assistant.answering import ABSTAINED, UNSAID, said_quote
 from assistant.quoting import CLOSE, OPEN, units
+from memory_store.records import Hit
 
 GUIDE = """# Guide
 
@@ -100,3 +104,22 @@ def test_bench_docs_scores_answers_sections_and_abstentions(settings, encoder, g
     assert result["unanswerable_abstained"] == 1.0
     assert [r["support"] for r in result["rows"][:2]] == [
         "guide.md#Guide > Workers", "guide.md#Guide > Command palette"]
+
+
+def said(i: int, text: str, **meta) -> Hit:
+    return Hit(id=i, kind="turn", text=f"[3 May 2026] {text}", source=f"conversation:{i}#turn=1",
+               created_at=datetime(2026, 5, 3, 8, 0), meta=meta)
+
+
+def test_what_was_said_is_quoted_only_when_it_answers(encoder):
+    memories = [said(1, "User: How long does your commute take?", question=True),
+                said(2, "Assistant: Cycling to work is healthy."),
+                said(3, "User: I cycle to work now, it takes about twenty minutes along the "
+                        "river path."),
+                said(4, "User: My brother Tiago is visiting from Lyon this weekend.")]
+    quote = said_quote("How do I get to work?", memories, encoder.encode)
+    assert quote is not None and quote.hit.id == 3  # not the question, not the assistant
+    assert quote.text.startswith("User: I cycle to work now")
+    # Naming Tiago is not saying what his job is.
+    assert said_quote("What is Tiago's job?", memories, encoder.encode) is None
+    assert said_quote("What is my blood type?", memories, encoder.encode) is None
