@@ -77,8 +77,20 @@ def stem(word: str) -> str:
     return word
 
 
+# Irregular past forms, so "Noor and I saw Rosalia" holds the "see" of "did we see".
+_IRREGULAR = dict(pair.split(":") for pair in """saw:see seen:see went:go gone:go met:meet
+bought:buy ate:eat eaten:eat ran:run took:take taken:take gave:give given:give came:come
+began:begin begun:begin felt:feel left:leave lost:lose won:win wrote:write written:write
+read:read found:find kept:keep brought:bring taught:teach thought:think told:tell sold:sell
+sang:sing sung:sing drove:drive driven:drive flew:fly flown:fly swam:swim grew:grow
+grown:grow knew:know known:know spoke:speak spoken:speak chose:choose chosen:choose
+broke:break broken:break built:build spent:spend sent:send paid:pay heard:hear held:hold
+slept:sleep caught:catch fell:fall fallen:fall drew:draw drawn:draw rode:ride ridden:ride
+""".split())
+
+
 def content_words(text: str) -> set[str]:
-    return {_NUMBERS.get(w, stem(w)) for w in _WORD.findall(text.lower())
+    return {_NUMBERS.get(w) or _IRREGULAR.get(w) or stem(w) for w in _WORD.findall(text.lower())
             if w not in _FUNCTION}
 
 
