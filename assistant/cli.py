@@ -316,7 +316,10 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--weights", type=Path, help="LTM-T checkpoint for recall otherwise "
                    "(default data/ltmt.pt)")
     g.set_defaults(fn=cmd_train_generator)
-    sub.add_parser("doctor", help="show where data and models are").set_defaults(fn=cmd_doctor)
+    d = sub.add_parser("doctor", help="show where data and models are")
+    d.add_argument("--repair", action="store_true", help="mend a damaged store's schema (a "
+                   "copy of the database is kept first)")
+    d.set_defaults(fn=cmd_doctor)
     return p
 
 
@@ -334,6 +337,15 @@ def main(argv: list[str] | None = None) -> int:
     _setup_logging(settings, args.verbose)
     if args.fn is run_chat:
         return run_chat(settings, args)
+    if getattr(args, "repair", False):  # before the store is opened: it may not open
+        from memory_store.store import MemoryStore
+
+        try:
+            for line in MemoryStore.repair(settings.home):
+                print(f"repair: {line}")
+        except Exception as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
     from assistant.agent import Agent
 
     try:

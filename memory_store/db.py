@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
+import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -38,50 +40,196 @@ def _v1_initial(conn: Connection) -> None:
         conn.exec_driver_sql(statement)
 
 
+# v2: a memory id is never given to another memory (AUTOINCREMENT), so the FAISS cache,
+# keyed by id, cannot keep a forgotten or replaced memory's vector under a new memory; a
+# stored embedding cannot change under its id; the store gets an identity, so an index
+# file from another store is never taken for this one's.
+_MEMORIES_V2 = """CREATE TABLE memories_v2 (
+    id INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,
+    kind VARCHAR(16) NOT NULL, text TEXT NOT NULL, source TEXT NOT NULL,
+    created_at DATETIME NOT NULL, ingested_at DATETIME NOT NULL, embedding BLOB NOT NULL,
+    pinned BOOLEAN NOT NULL,
+    superseded_by INTEGER REFERENCES memories (id) ON DELETE SET NULL,
+    document_id INTEGER REFERENCES documents (id) ON DELETE CASCADE,
+    conversation_id INTEGER REFERENCES conversations (id) ON DELETE CASCADE,
+    message_id INTEGER REFERENCES messages (id) ON DELETE CASCADE,
+    meta JSON)"""
+_COLUMNS = ("id, kind, text, source, created_at, ingested_at, embedding, pinned, document_id, "
+            "conversation_id, message_id, meta")
+_IMMUTABLE_EMBEDDING = """CREATE TRIGGER memories_embedding_immutable
+    BEFORE UPDATE OF embedding ON memories BEGIN
+      SELECT RAISE(ABORT, 'memory embeddings are immutable: add a new memory instead');
+    END"""
+
+
+def _v2_ids_never_reused(conn: Connection) -> None:
+    ddl = conn.exec_driver_sql(
+        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'memories'").scalar_one()
+    if "AUTOINCREMENT" not in ddl.upper():
+        # Rebuilt in place (SQLite cannot add AUTOINCREMENT). Triggers go first, so the
+        # copy touches neither FTS nor the generation; superseded_by is set after the old
+        # table is gone, or dropping it would null the new table's links to it.
+        for trigger in ("memories_ai", "memories_ad", "memories_au"):
+            conn.exec_driver_sql(f"DROP TRIGGER {trigger}")
+        conn.exec_driver_sql(_MEMORIES_V2)
+        conn.exec_driver_sql(f"INSERT INTO memories_v2 ({_COLUMNS}) "
+                             f"SELECT {_COLUMNS} FROM memories")
+        conn.exec_driver_sql("CREATE TEMP TABLE links AS SELECT id, superseded_by FROM memories "
+                             "WHERE superseded_by IS NOT NULL")
+        conn.exec_driver_sql("DROP TABLE memories")
+        conn.exec_driver_sql("ALTER TABLE memories_v2 RENAME TO memories")
+        conn.exec_driver_sql("UPDATE memories SET superseded_by = (SELECT superseded_by "
+                             "FROM links WHERE links.id = memories.id) WHERE id IN "
+                             "(SELECT id FROM links)")
+        conn.exec_driver_sql("DROP TABLE links")
+        for index in Base.metadata.tables["memories"].indexes:
+            index.create(conn)
+        for statement in _FTS_AND_TRIGGERS[2:]:
+            conn.exec_driver_sql(statement)
+        conn.exec_driver_sql("UPDATE meta SET value = CAST(value AS INTEGER) + 1 "
+                             "WHERE key = 'generation'")
+    conn.exec_driver_sql(_IMMUTABLE_EMBEDDING)
+    conn.execute(text("INSERT OR IGNORE INTO meta(key, value) VALUES ('store_id', :id)"),
+                 {"id": uuid.uuid4().hex})
+
+
 # Ordered; entry i moves the schema from version i to i + 1. Never edit a released step.
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1_initial]
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1_initial, _v2_ids_never_reused]
 SCHEMA_VERSION = len(MIGRATIONS)
+# What a store at SCHEMA_VERSION holds; anything missing is damage, not a version.
+REQUIRED = {"table": {"meta", "documents", "conversations", "messages", "model_state",
+                      "memories", "memories_fts"},
+            "trigger": {"memories_ai", "memories_ad", "memories_au",
+                        "memories_embedding_immutable"}}
 
 
 class SchemaTooNewError(RuntimeError):
     """The database was written by a newer version of this program."""
 
 
+class StoreDamagedError(RuntimeError):
+    """The database's schema is not what its version says; `assistant doctor --repair`."""
+
+
 def _set_pragmas(dbapi_conn: sqlite3.Connection, _record: object) -> None:
     cursor = dbapi_conn.cursor()
+    # First: switching a new file to WAL takes a lock another opener may hold.
+    cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA journal_mode=WAL")
+    _wal(cursor)
     # Safe with WAL: a power cut can lose the last commit, never corrupt the file.
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=10000")
     cursor.close()
 
 
+def _wal(cursor: sqlite3.Cursor, attempts: int = 200) -> None:
+    """Switch to WAL (a no-op once it is): the switch needs the file to itself and does not
+    wait on the busy timeout, so processes opening a new store together take turns."""
+    for attempt in range(attempts):
+        try:
+            if cursor.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == attempts - 1:
+                raise
+            time.sleep(0.05)
+
+
+def _begin(conn: Connection) -> None:
+    # pysqlite's own transaction handling sends no BEGIN before DDL, so a CREATE TABLE
+    # would commit on its own and a kill mid-setup would leave half a schema; we say
+    # BEGIN ourselves (SQLAlchemy's documented recipe). Schema changes take the write lock
+    # at once, so a second process opening the same new store waits, then sees it done.
+    immediate = conn.get_execution_options().get("immediate", False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
 def make_engine(path: Path) -> Engine:
-    """An engine on the SQLite file at `path`, with WAL, foreign keys and a busy timeout."""
+    """An engine on the SQLite file at `path`, with WAL, foreign keys, a busy timeout and
+    real transactions (DDL included)."""
     engine = create_engine(f"sqlite:///{path}")
     event.listen(engine, "connect", _set_pragmas)
+    event.listen(engine, "begin", _begin)
     return engine
 
 
 def migrate(engine: Engine) -> int:
-    """Bring the schema to SCHEMA_VERSION, one transaction per step; returns the version."""
-    with engine.connect() as conn:
-        version = conn.exec_driver_sql("PRAGMA user_version").scalar_one()
-    if version > SCHEMA_VERSION:
-        raise SchemaTooNewError(
-            f"{engine.url.database}: schema version {version} is newer than this program's "
-            f"{SCHEMA_VERSION}; upgrade the assistant to open it."
-        )
-    for step in range(version, SCHEMA_VERSION):
-        with engine.begin() as conn:
-            MIGRATIONS[step](conn)
-            conn.exec_driver_sql(f"PRAGMA user_version = {step + 1}")
+    """Bring the schema to SCHEMA_VERSION, each step in one write transaction that reads
+    the version again first (another process may have just done it); returns the version.
+    A schema that is not what its version says raises StoreDamagedError."""
+    with engine.connect().execution_options(immediate=True) as conn:
+        while True:
+            with conn.begin():
+                version = conn.exec_driver_sql("PRAGMA user_version").scalar_one()
+                if version > SCHEMA_VERSION:
+                    raise SchemaTooNewError(
+                        f"{engine.url.database}: schema version {version} is newer than this "
+                        f"program's {SCHEMA_VERSION}; upgrade the assistant to open it.")
+                if version == SCHEMA_VERSION:
+                    break
+                if version == 0 and _names(conn)["table"] & REQUIRED["table"]:
+                    raise _damaged(engine, "its tables exist but its schema version is 0")
+                MIGRATIONS[version](conn)
+                conn.exec_driver_sql(f"PRAGMA user_version = {version + 1}")
+        missing = {f"{kind} {name}" for kind, names in REQUIRED.items()
+                   for name in names - _names(conn)[kind]}
+    if missing:
+        raise _damaged(engine, f"{', '.join(sorted(missing))} missing")
     return SCHEMA_VERSION
 
 
+def _names(conn: Connection) -> dict[str, set[str]]:
+    rows = conn.exec_driver_sql("SELECT type, name FROM sqlite_master").all()
+    return {kind: {name for t, name in rows if t == kind} for kind in REQUIRED}
+
+
+def _damaged(engine: Engine, what: str) -> StoreDamagedError:
+    return StoreDamagedError(
+        f"{engine.url.database}: the store is damaged ({what}). Your memories are still in "
+        "it: run `assistant doctor --repair` (a copy is kept first), or restore a backup.")
+
+
+def repair(engine: Engine) -> list[str]:
+    """Mend a damaged schema from what the memories table holds: the version is read from
+    the tables, missing tables and triggers are recreated, the full-text index rebuilt.
+    Returns what was done."""
+    done = []
+    with engine.connect().execution_options(immediate=True) as conn, conn.begin():
+        names = _names(conn)
+        if "memories" not in names["table"]:
+            raise _damaged(engine, "the memories table is gone; restore a backup")
+        ddl = conn.exec_driver_sql("SELECT sql FROM sqlite_master WHERE type = 'table' "
+                                   "AND name = 'memories'").scalar_one()
+        Base.metadata.create_all(conn)  # only what is missing
+        done += [f"recreated table {t}" for t in sorted(REQUIRED["table"] - names["table"]
+                                                        - {"memories_fts"})]
+        if "memories_fts" not in names["table"]:
+            conn.exec_driver_sql(_FTS_AND_TRIGGERS[0])
+            done.append("recreated table memories_fts")
+        if "generation" not in dict(conn.exec_driver_sql("SELECT key, value FROM meta").all()):
+            conn.exec_driver_sql(_FTS_AND_TRIGGERS[1])
+        for name, statement in zip(("memories_ai", "memories_ad", "memories_au"),
+                                   _FTS_AND_TRIGGERS[2:], strict=True):
+            if name not in names["trigger"]:
+                conn.exec_driver_sql(statement)
+                done.append(f"recreated trigger {name}")
+        conn.exec_driver_sql("INSERT INTO memories_fts(memories_fts) VALUES ('rebuild')")
+        done.append("rebuilt the full-text index from the memories")
+        version = 2 if "AUTOINCREMENT" in ddl.upper() else 1
+        if version == 2:
+            if "memories_embedding_immutable" not in names["trigger"]:
+                conn.exec_driver_sql(_IMMUTABLE_EMBEDDING)
+            conn.execute(text("INSERT OR IGNORE INTO meta(key, value) VALUES ('store_id', :id)"),
+                         {"id": uuid.uuid4().hex})
+        conn.exec_driver_sql(f"PRAGMA user_version = {version}")
+        done.append(f"schema version set to {version} (read from the tables)")
+    migrate(engine)  # the steps after it, as for any older store
+    return done
+
+
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
-    """The one sessionmaker of a store; use `with Session.begin() as s:` per unit of work."""
+    """A sessionmaker of a store; use `with Session.begin() as s:` per unit of work."""
     return sessionmaker(engine, expire_on_commit=False)
 
 

@@ -116,7 +116,10 @@ class Memory(Base):
     meta: Mapped[dict | None] = mapped_column(JSON)
     document: Mapped[Document | None] = relationship(back_populates="memories")
 
-    __table_args__ = (Index("ix_memories_created_at", "created_at"),)
+    # AUTOINCREMENT: an id is never reused, so the FAISS cache keyed by id cannot serve
+    # a forgotten memory's vector for a new one (migration v2 in db.py).
+    __table_args__ = (Index("ix_memories_created_at", "created_at"),
+                      {"sqlite_autoincrement": True})
 
 
 class ModelState(Base):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import sqlite3
 import threading
 from collections.abc import Sequence
 from datetime import datetime
@@ -14,8 +15,14 @@ import numpy as np
 from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.orm import Session
 
-from memory_store import fulltext
-from memory_store.db import generation, make_engine, make_sessionmaker, migrate
+from memory_store import db, fulltext
+from memory_store.db import (  # noqa: F401  (StoreDamagedError re-exported for callers)
+    StoreDamagedError,
+    generation,
+    make_engine,
+    make_sessionmaker,
+    migrate,
+)
 from memory_store.models import Conversation, Document, Memory, Message, Meta, ModelState, utcnow
 from memory_store.records import (
     ConversationRecord,
@@ -67,12 +74,33 @@ class MemoryStore:
         self._engine = make_engine(self.db_path)
         migrate(self._engine)
         self.db_path.chmod(0o600)
-        self.Session = make_sessionmaker(self._engine)
+        self.Session = make_sessionmaker(self._engine)  # reads: never wait for a writer
+        # Writes take the write lock when they begin: a read-then-write transaction
+        # upgraded later fails at once ("database is locked") if another process wrote.
+        self.Write = make_sessionmaker(self._engine.execution_options(immediate=True))
         self._check_embedding_model()
         self._index = VectorIndex(dim)
         self._index_generation = -1
         self._dirty = False
         self._open_index()
+
+    @classmethod
+    def repair(cls, home: Path) -> list[str]:
+        """Mend a damaged schema (`assistant doctor --repair`) after copying the database
+        aside; returns what was done, the copy first."""
+        path = Path(home) / DB_FILE
+        backup = path.with_name(f"{DB_FILE}.before-repair-{utcnow():%Y%m%d-%H%M%S-%f}")
+        copy = sqlite3.connect(path, isolation_level=None)
+        try:
+            copy.execute("VACUUM INTO ?", (str(backup),))  # consistent, WAL included
+        finally:
+            copy.close()
+        backup.chmod(0o600)
+        engine = make_engine(path)
+        try:
+            return [f"copied the database to {backup}", *db.repair(engine)]
+        finally:
+            engine.dispose()
 
     # Lifecycle ---------------------------------------------------------------------------
 
@@ -91,14 +119,15 @@ class MemoryStore:
         """Write the FAISS cache if it changed since it was last saved."""
         self._sync_index()
         if self._dirty:
-            meta = {"model": self.embedding_model, "dim": self.dim,
+            meta = {"model": self.embedding_model, "dim": self.dim, "store": self.store_id,
                     "generation": self._index_generation, "count": self._index.count}
             self._index.save(self.index_path, meta)
             self._dirty = False
 
     def _check_embedding_model(self) -> None:
-        with self.Session.begin() as s:
+        with self.Write.begin() as s:
             rows = dict(s.execute(select(Meta.key, Meta.value)).all())
+            self.store_id = rows["store_id"]
             if "embedding_model" not in rows:
                 s.add_all([Meta(key="embedding_model", value=self.embedding_model),
                            Meta(key="dim", value=str(self.dim))])
@@ -113,8 +142,13 @@ class MemoryStore:
         loaded = VectorIndex.load(self.index_path, self.dim) if self.index_path.exists() else None
         if loaded is not None:
             index, meta = loaded
-            if meta.get("model") == self.embedding_model and meta.get("dim") == self.dim:
+            # Another store's file (same model, same ids) would pass every id check.
+            if (meta.get("model"), meta.get("dim"), meta.get("store")) == (
+                    self.embedding_model, self.dim, self.store_id):
                 self._index = index
+            else:
+                log.warning("vector index %s belongs to another store or model; rebuilding",
+                            self.index_path)
         # Always reconcile ids at open: the file may be stale after a crash or another process.
         self._sync_index(force=True)
         self.flush()
@@ -144,6 +178,22 @@ class MemoryStore:
             self._dirty = True
             self._index_generation = gen
 
+    @_index_locked
+    def verify_index(self) -> list[int]:
+        """Ids whose FAISS vector is missing, extra or not SQLite's (after a sync): [] when
+        the index holds exactly what SQLite does. Reads every vector: for checks, not
+        for the hot path."""
+        self._sync_index()
+        held = set(self._index.ids().tolist())
+        wrong = []
+        with self.Session() as s:
+            for mid, blob in s.execute(select(Memory.id, Memory.embedding)):
+                vector = self._index.vector(mid) if mid in held else None
+                if vector is None or vector.tobytes() != blob:
+                    wrong.append(mid)
+                held.discard(mid)
+        return sorted(wrong + list(held))
+
     # Writing -----------------------------------------------------------------------------
 
     def _memory_row(self, m: NewMemory, **links: int | None) -> Memory:
@@ -164,7 +214,7 @@ class MemoryStore:
                      ) -> list[int]:
         """Store memories not tied to a message (facts, summaries, synthetic data), optionally
         linked to the conversation they came from, in one transaction."""
-        with self.Session.begin() as s:
+        with self.Write.begin() as s:
             rows = [self._memory_row(m, conversation_id=conversation_id) for m in memories]
             s.add_all(rows)
             s.flush()
@@ -188,7 +238,7 @@ class MemoryStore:
                          conversations: Sequence[NewConversation] = ()) -> int:
         """Insert a document with its memories, replacing any earlier version of the same
         path, in one transaction: a failure leaves the old version intact."""
-        with self.Session.begin() as s:
+        with self.Write.begin() as s:
             old = s.scalar(select(Document).where(Document.path == path))
             if old is not None:
                 s.delete(old)
@@ -228,7 +278,7 @@ class MemoryStore:
 
     def create_conversation(self, title: str = "", created_at: datetime | None = None,
                             origin: str = "chat") -> int:
-        with self.Session.begin() as s:
+        with self.Write.begin() as s:
             when = created_at or utcnow()
             c = Conversation(title=title, origin=origin, created_at=when, updated_at=when)
             s.add(c)
@@ -240,7 +290,7 @@ class MemoryStore:
                     ) -> tuple[int, int | None]:
         """Append a turn and what to remember of it, in one transaction: (message, memory) ids."""
         when = created_at or utcnow()
-        with self.Session.begin() as s:
+        with self.Write.begin() as s:
             turn = (s.scalar(select(func.max(Message.turn))
                              .where(Message.conversation_id == conversation_id)) or 0) + 1
             msg = Message(conversation_id=conversation_id, turn=turn, role=role, text=text,
@@ -262,7 +312,7 @@ class MemoryStore:
     @_index_locked
     def forget(self, memory_id: int) -> bool:
         """Delete a memory from SQLite, FTS and FAISS together; False if it did not exist."""
-        with self.Session.begin() as s:
+        with self.Write.begin() as s:
             deleted = s.execute(delete(Memory).where(Memory.id == memory_id)).rowcount
         if deleted:
             self._index.remove([memory_id])
@@ -273,13 +323,13 @@ class MemoryStore:
 
     def set_pinned(self, memory_id: int, pinned: bool) -> bool:
         """Pin (keep and prefer) or unpin a memory; False if it does not exist."""
-        with self.Session.begin() as s:
+        with self.Write.begin() as s:
             return bool(s.execute(update(Memory).where(Memory.id == memory_id)
                                   .values(pinned=pinned)).rowcount)
 
     def supersede(self, old_id: int, new_id: int) -> None:
         """Mark `old_id` as replaced by the newer `new_id`; both are kept."""
-        with self.Session.begin() as s:
+        with self.Write.begin() as s:
             s.execute(update(Memory).where(Memory.id == old_id).values(superseded_by=new_id))
 
     def active_about(self, subject: str) -> list[Hit]:
@@ -291,13 +341,13 @@ class MemoryStore:
             return [_hit(m) for m in rows]
 
     def rename_conversation(self, conversation_id: int, title: str) -> None:
-        with self.Session.begin() as s:
+        with self.Write.begin() as s:
             s.execute(update(Conversation).where(Conversation.id == conversation_id)
                       .values(title=title))
 
     def delete_conversation(self, conversation_id: int) -> bool:
         """Delete a conversation with its messages, memories and state (FK cascades)."""
-        with self.Session.begin() as s:
+        with self.Write.begin() as s:
             deleted = s.execute(delete(Conversation)
                                 .where(Conversation.id == conversation_id)).rowcount
         if deleted:
@@ -314,7 +364,7 @@ class MemoryStore:
             return [_hit(m) for m in s.scalars(stmt.order_by(Memory.id))]
 
     def put_state(self, conversation_id: int, name: str, state: bytes) -> None:
-        with self.Session.begin() as s:
+        with self.Write.begin() as s:
             s.merge(ModelState(conversation_id=conversation_id, name=name, state=state,
                                updated_at=utcnow()))
 

@@ -41,6 +41,11 @@ class VectorIndex:
         with self._lock:
             return faiss.vector_to_array(self._index.id_map).astype(np.int64)
 
+    def vector(self, memory_id: int) -> np.ndarray:
+        """The vector held under `memory_id` (which must be held)."""
+        with self._lock:
+            return self._index.reconstruct(int(memory_id))
+
     def add(self, ids: Iterable[int], vectors: np.ndarray) -> None:
         ids_arr = np.asarray(list(ids), dtype=np.int64)
         vecs = np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1, self.dim)

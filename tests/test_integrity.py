@@ -1,0 +1,208 @@
+"""A memory is never resurrected or corrupted by the FAISS cache: memory ids are never
+reused, an index file from another store is not trusted, and the schema is created and
+upgraded in one transaction that a kill cannot leave half done. Real SQLite, FAISS, the
+real encoder, and real processes where the failure needed two."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+import subprocess
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from memory_store.db import SCHEMA_VERSION
+from memory_store.records import NewMemory
+from memory_store.store import MemoryStore, StoreDamagedError
+
+OLD = "The spare key is under the blue flowerpot by the back door."
+NEW = "The quarterly budget meeting moved to Thursday afternoon."
+FACTS = ["My sister Ana was born in Porto in 1990.",
+         "The zorblat fermentation takes three weeks in oak barrels.",
+         "Our dentist moved her practice to Elm Street.",
+         OLD]
+
+
+def memories(encoder, texts, kind="fact"):
+    return [NewMemory(kind=kind, text=t, embedding=v, created_at=datetime(2024, 1, 1))
+            for t, v in zip(texts, encoder.encode(list(texts)), strict=True)]
+
+
+def open_store(home, encoder) -> MemoryStore:
+    return MemoryStore(home, embedding_model=encoder.name, dim=encoder.dim)
+
+
+def test_a_reimported_document_never_keeps_its_old_vectors(store, encoder):
+    store.replace_document(path="/x/notes.md", content_hash="h1", kind="markdown", title="n",
+                           modified_at=datetime(2024, 1, 1),
+                           chunks=memories(encoder, [OLD], "chunk"))
+    old_id = store.list_memories()[0].id
+    store.replace_document(path="/x/notes.md", content_hash="h2", kind="markdown", title="n",
+                           modified_at=datetime(2024, 1, 2),
+                           chunks=memories(encoder, [NEW], "chunk"))
+    (new,) = store.list_memories()
+    assert new.id != old_id  # an id is never given to another memory
+    assert store.verify_index() == []
+    top = store.search(encoder.encode_one(NEW), "", 1)[0]
+    assert top.text == NEW and top.dense_score > 0.99
+
+
+FORGET_AND_ADD_IN_CHILD = """
+import sys
+from datetime import datetime
+from assistant.encoder import Encoder
+from memory_store.records import NewMemory
+from memory_store.store import MemoryStore, StoreDamagedError
+enc = Encoder()
+with MemoryStore(sys.argv[1], embedding_model=enc.name, dim=enc.dim) as s:
+    assert s.forget(int(sys.argv[2]))
+    t = "The lighthouse keeper's name is Bartholomew."
+    print(*s.add_memories([NewMemory("fact", t, enc.encode_one(t), datetime(2024, 5, 1))]))
+"""
+
+
+@pytest.mark.slow
+def test_a_memory_forgotten_by_another_process_never_returns(store, encoder, home):
+    ids = store.add_memories(memories(encoder, FACTS))
+    assert store.search(encoder.encode_one(OLD), "", 1)[0].id == ids[-1]
+    out = subprocess.run([sys.executable, "-c", FORGET_AND_ADD_IN_CHILD, str(home),
+                          str(ids[-1])], check=True, capture_output=True, text=True).stdout
+    assert int(out) not in ids
+    # This process still had the forgotten vector; its next search must not find it.
+    hits = store.search(encoder.encode_one(OLD), "", 5)
+    assert OLD not in [h.text for h in hits] and all(h.dense_score < 0.9 for h in hits)
+    assert store.verify_index() == []
+    assert store.stats()["vector_index"] == store.stats()["memories"] == len(FACTS)
+
+
+def test_an_index_file_from_another_store_is_not_used(tmp_path, encoder):
+    with open_store(tmp_path / "other", encoder) as other:
+        other.add_memories(memories(encoder, FACTS[:2]))
+    with open_store(tmp_path / "mine", encoder) as mine:
+        mine.add_memories(memories(encoder, [OLD, NEW]))
+    for name in ("memories.faiss", "memories.faiss.json"):  # same model, same dimension
+        shutil.copy(tmp_path / "other" / name, tmp_path / "mine" / name)
+    with open_store(tmp_path / "mine", encoder) as mine:
+        assert mine.verify_index() == []
+        top = mine.search(encoder.encode_one(NEW), "", 1)[0]
+        assert top.text == NEW and top.dense_score > 0.99
+
+
+def test_an_embedding_cannot_change_under_its_id(store, encoder):
+    (mid,) = store.add_memories(memories(encoder, [OLD]))
+    with pytest.raises(Exception, match="immutable"), store.Write.begin() as s:
+        s.connection().exec_driver_sql("UPDATE memories SET embedding = x'00' WHERE id = ?",
+                                       (mid,))
+
+
+# Schema setup ------------------------------------------------------------------------
+
+KILL_AT_STATEMENT_IN_CHILD = """
+import os, signal, sys
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from memory_store.store import MemoryStore, StoreDamagedError
+writes = 0
+@event.listens_for(Engine, "after_cursor_execute")
+def count(conn, cursor, statement, *args):
+    global writes
+    if statement.lstrip().split()[0].upper() in ("CREATE", "INSERT", "DROP", "ALTER", "UPDATE"):
+        writes += 1
+        if writes == int(sys.argv[2]):
+            os.kill(os.getpid(), signal.SIGKILL)  # a real kill, mid-setup
+MemoryStore(sys.argv[1], embedding_model="m", dim=4).close()
+print(writes)
+"""
+
+
+@pytest.mark.slow
+def test_a_kill_during_the_first_open_leaves_a_store_that_opens(tmp_path):
+    run = [sys.executable, "-c", KILL_AT_STATEMENT_IN_CHILD]
+    total = int(subprocess.run(run + [str(tmp_path / "whole"), "0"], check=True,
+                               capture_output=True, text=True).stdout)
+    assert total > 15
+    for n in range(1, total + 1, 2):
+        home = tmp_path / f"killed-at-{n}"
+        assert subprocess.run(run + [str(home), str(n)]).returncode == -9
+        MemoryStore(home, embedding_model="m", dim=4).close()  # no "already exists"
+        db = sqlite3.connect(home / "memory.sqlite3")
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        db.close()
+
+
+OPEN_AT_IN_CHILD = """
+import sys, time
+from memory_store.store import MemoryStore, StoreDamagedError
+time.sleep(max(0.0, float(sys.argv[2]) - time.time()))
+MemoryStore(sys.argv[1], embedding_model="m", dim=4).close()
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("attempt", range(3))
+def test_three_processes_opening_a_new_store_at_once(tmp_path, attempt):
+    at = str(time.time() + 3.0)  # after all three have imported their modules
+    children = [subprocess.Popen([sys.executable, "-c", OPEN_AT_IN_CHILD, str(tmp_path), at],
+                                 stderr=subprocess.PIPE, text=True) for _ in range(3)]
+    for child in children:
+        _, err = child.communicate(timeout=120)
+        assert child.returncode == 0, err
+
+
+def test_a_tampered_schema_says_what_to_do_and_repair_mends_it(home, encoder):
+    with open_store(home, encoder) as s:
+        s.add_memories(memories(encoder, FACTS))
+    db = sqlite3.connect(home / "memory.sqlite3")
+    db.execute("PRAGMA user_version = 0")
+    db.commit()
+    with pytest.raises(StoreDamagedError, match=r"memory.sqlite3.*doctor --repair"):
+        open_store(home, encoder)
+    MemoryStore.repair(home)
+    db.execute("DROP TABLE memories_fts")
+    db.commit()
+    with pytest.raises(StoreDamagedError, match=r"memories_fts.*doctor --repair"):
+        open_store(home, encoder)
+    db.close()
+    report = MemoryStore.repair(home)
+    assert "recreated table memories_fts" in report
+    with open_store(home, encoder) as s:
+        assert s.stats()["memories"] == len(FACTS)
+        assert s.search(None, "zorblat", 1)[0].text == FACTS[1]  # full text works again
+        assert s.verify_index() == []
+
+
+V1_SCHEMA = Path(__file__).parent / "fixtures" / "schema_v1.sql"
+
+
+def test_a_version_1_store_is_upgraded_without_loss(home, encoder):
+    home.mkdir()
+    db = sqlite3.connect(home / "memory.sqlite3")
+    db.executescript(V1_SCHEMA.read_text())
+    db.executemany("INSERT INTO meta VALUES (?, ?)", [
+        ("generation", "0"), ("embedding_model", encoder.name), ("dim", str(encoder.dim))])
+    for i, (fact, vector) in enumerate(zip(FACTS, encoder.encode(FACTS), strict=True), 1):
+        db.execute("INSERT INTO memories (id, kind, text, source, created_at, ingested_at, "
+                   "embedding, pinned, superseded_by) VALUES (?, 'fact', ?, '', "
+                   "'2024-01-01 00:00:00.000000', '2024-01-01 00:00:00.000000', ?, 0, ?)",
+                   (i, fact, vector.tobytes(), 2 if i == 1 else None))
+    db.execute("PRAGMA user_version = 1")
+    db.commit()
+    db.close()
+    with open_store(home, encoder) as s:
+        assert [h.text for h in s.list_memories(limit=10)] == FACTS[::-1]
+        assert s.get(1).superseded_by == 2  # links survive the rebuild
+        assert s.search(None, "zorblat", 1)[0].id == 2  # the full-text index still matches
+        assert s.verify_index() == []
+        assert s.forget(len(FACTS))
+        (new,) = s.add_memories(memories(encoder, [NEW]))
+        assert new == len(FACTS) + 1  # the forgotten id is not given out again
+    db = sqlite3.connect(home / "memory.sqlite3")
+    ddl = db.execute("SELECT sql FROM sqlite_master WHERE name = 'memories'").fetchone()[0]
+    assert "AUTOINCREMENT" in ddl
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert db.execute("PRAGMA foreign_key_check").fetchall() == []
