@@ -147,7 +147,8 @@ class Agent:
         s = self.settings
         return make_generator(spec, s.cache_dir, model_name=s.model_name,
                               api_key_env=s.api_key_env, timeout_s=s.request_timeout_s,
-                              adapter=s.adapter, prompt_style=s.prompt_style)
+                              adapter=s.adapter, prompt_style=s.prompt_style,
+                              proxy_loopback=s.proxy_loopback)
 
     @property
     def generator_name(self) -> str:

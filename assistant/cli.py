@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -36,6 +37,15 @@ def _setup_logging(settings: Settings, verbose: bool) -> None:
     hf_logging.disable_progress_bar()
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(text: object) -> str:
+    """Text safe for a terminal: control characters (an escape sequence in a file name or
+    a memory) are shown as \\xNN instead of being obeyed."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", str(text))
+
+
 def _print_hits(hits: list[Hit], as_json: bool) -> None:
     if as_json:
         print(json.dumps([h.to_json() for h in hits], ensure_ascii=False, indent=2))
@@ -44,8 +54,9 @@ def _print_hits(hits: list[Hit], as_json: bool) -> None:
         print("No memories match.")
     for n, h in enumerate(hits, start=1):
         text = " ".join(h.text.split())
-        print(f"{n:>2}. #{h.id} {h.source}  ({iso(h.created_at)[:10]}, {h.kind}, "
-              f"score {h.score:.4f})\n    {text[:200]}{'…' if len(text) > 200 else ''}")
+        print(printable(f"{n:>2}. #{h.id} {h.source}  ({iso(h.created_at)[:10]}, {h.kind}, "
+                        f"score {h.score:.4f})") + "\n    "
+              + printable(f"{text[:200]}{'…' if len(text) > 200 else ''}"))
 
 
 def cmd_import(agent, args) -> int:
@@ -54,11 +65,11 @@ def cmd_import(agent, args) -> int:
     report = import_paths(agent.store, agent.encoder, [Path(p) for p in args.paths],
                           progress=False if args.no_progress else None)
     for path, n in report.imported:
-        print(f"imported {path}: {n} memories")
+        print(printable(f"imported {path}: {n} memories"))
     for path, why in report.skipped:
-        print(f"skipped {path}: {why}")
+        print(printable(f"skipped {path}: {why}"))
     for err in report.failed:
-        print(f"error: {err.path}: {err.reason}", file=sys.stderr)
+        print(printable(f"error: {err.path}: {err.reason}"), file=sys.stderr)
     return 0 if report.ok else 1
 
 
@@ -71,7 +82,7 @@ def cmd_ask(agent, args) -> int:
     answer = agent.ask(args.question, args.k)
     for piece in answer:
         if not args.json:
-            print(piece, end="", flush=True)
+            print(printable(piece), end="", flush=True)
     support = answer.support
     if args.json:
         print(json.dumps({"answer": answer.text,
@@ -81,11 +92,11 @@ def cmd_ask(agent, args) -> int:
         return 0
     if support is not None:
         quote = "a quote from " if support.kind == "chunk" else ""
-        print(f"\n({quote}{support.source}, {iso(support.created_at)[:10]})", end="")
+        print(printable(f"\n({quote}{support.source}, {iso(support.created_at)[:10]})"), end="")
     print("\n\nSources:")
     for n, h in enumerate(answer.sources, start=1):
         mark = "*" if support is not None and h.id == support.id else " "
-        print(f"{mark}[{n}] {h.source} ({iso(h.created_at)[:10]})")
+        print(printable(f"{mark}[{n}] {h.source} ({iso(h.created_at)[:10]})"))
     return 0
 
 
@@ -221,8 +232,34 @@ def cmd_doctor(agent, args) -> int:
     print(f"cache: {agent.settings.cache_dir}")
     print(f"answers by: {agent.settings.model}, adapter: "
           f"{adapter_path(agent.settings.adapter, agent.settings.model) or 'none'}")
+    model = agent.settings.model
+    if model.startswith(("http://", "https://")):
+        from assistant.remote import destination
+
+        where = destination(model, agent.settings.proxy_loopback)
+    else:
+        where = "nowhere: answers are written on this machine"
+    print(f"prompts with your memories go to: {where}")
     print(json.dumps(agent.store.stats(), indent=2))
     return 0
+
+
+def _count(value: str) -> int:
+    """A number of memories: a whole number of at least 1."""
+    try:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"{n} is not at least 1")
+    return n
+
+
+def _text(words: list[str]) -> str:
+    """Command-line words as text: bytes that are not UTF-8 (Python keeps them as
+    surrogates) become U+FFFD instead of breaking the tokenizer."""
+    joined = " ".join(words).encode("utf-8", "surrogateescape")
+    return joined.decode("utf-8", "replace").strip()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -240,8 +277,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--no-ltmt", action="store_true", help="plain hybrid retrieval (ablation)")
     c.set_defaults(fn=run_chat)
     a = sub.add_parser("ask", help="answer one question from memory")
-    a.add_argument("question")
-    a.add_argument("-k", type=int, default=None, help="memories in the prompt")
+    a.add_argument("question", nargs="*", help="the question (quote it, or put it after --)")
+    a.add_argument("-k", type=_count, default=None, help="memories recalled (1 or more)")
     a.add_argument("--json", action="store_true")
     a.add_argument("--no-ltmt", action="store_true", help="plain hybrid retrieval (ablation)")
     a.set_defaults(fn=cmd_ask)
@@ -250,8 +287,8 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--no-progress", action="store_true")
     i.set_defaults(fn=cmd_import)
     s = sub.add_parser("search", help="search memories")
-    s.add_argument("query")
-    s.add_argument("-k", type=int, default=10)
+    s.add_argument("query", nargs="*", help="what to search for (words starting with - too)")
+    s.add_argument("-k", type=_count, default=10, help="how many (1 or more)")
     s.add_argument("--json", action="store_true")
     s.add_argument("--no-ltmt", action="store_true", help="plain hybrid retrieval (ablation)")
     s.set_defaults(fn=cmd_search)
@@ -324,7 +361,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    # "search -foo": words that look like options but are not ones are part of the query.
+    args, extra = parser.parse_known_args(argv)
+    if extra and args.command in ("search", "ask"):
+        field = "query" if args.command == "search" else "question"
+        setattr(args, field, getattr(args, field) + extra)
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    if args.command in ("search", "ask"):
+        field = "query" if args.command == "search" else "question"
+        setattr(args, field, _text(getattr(args, field)))
+        if not getattr(args, field):
+            parser.error(f"{args.command}: the {field} is empty; say what to "
+                         f"{'search for' if field == 'query' else 'ask'}")
     try:
         settings = load_settings(args.home)
     except ConfigError as exc:

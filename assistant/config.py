@@ -43,6 +43,9 @@ class Settings:
     model_name: str = ""  # the server's model id, for a URL `model`
     api_key_env: str = ""  # environment variable holding the server's API key, if any
     request_timeout_s: int = 60
+    # A proxy from HTTP(S)_PROXY is used for a server on another machine (unless NO_PROXY
+    # names it), never for one on this machine unless this is true.
+    proxy_loopback: bool = False
 
     @property
     def log_path(self) -> Path:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from pathlib import Path
 
 from memory_store.records import iso
@@ -33,8 +34,14 @@ def export_memories(store: MemoryStore, path: Path) -> int:
         body = "\n".join(lines)
     path = path.expanduser()
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(body, encoding="utf-8")
-    os.chmod(tmp, 0o600)  # the export is as private as the data folder
-    os.replace(tmp, path)
+    # A private temp file of our own (O_EXCL, 0600, unpredictable name), renamed over the
+    # target: a symlink planted at a guessable temp path cannot redirect the memories.
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(body)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
     return len(hits)

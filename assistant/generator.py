@@ -354,7 +354,8 @@ PROMPT_STYLES = ("auto", "chat", "notes")
 
 def make_generator(spec: str, cache_dir: Path | None = None, *, model_name: str = "",
                    api_key_env: str = "", timeout_s: float = 60.0,
-                   adapter: str = "builtin", prompt_style: str = "auto") -> Generator:
+                   adapter: str = "builtin", prompt_style: str = "auto",
+                   proxy_loopback: bool = False) -> Generator:
     """The generator a `model` setting names: "embedded", a model folder or .gguf file, or
     an http(s) URL of an OpenAI-compatible server (the only case that uses the network).
     `prompt_style` "chat" or "notes" overrides whether it is treated as a chat model."""
@@ -369,5 +370,6 @@ def make_generator(spec: str, cache_dir: Path | None = None, *, model_name: str 
         from assistant.remote import OpenAICompatibleGenerator, api_key_from_env
 
         return OpenAICompatibleGenerator(spec, model_name, api_key_from_env(api_key_env),
-                                         timeout_s, chat=True if chat is None else chat)
+                                         timeout_s, chat=True if chat is None else chat,
+                                         proxy_loopback=proxy_loopback)
     return EmbeddedGenerator(cache_dir, source=Path(spec), adapter=tuned, chat=chat)

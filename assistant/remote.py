@@ -4,10 +4,12 @@ generator. Used only when the user configures one: nothing else here touches the
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import os
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator, Sequence
 
@@ -31,12 +33,23 @@ class OpenAICompatibleGenerator:
     tuned = False  # no adapter reaches a server
 
     def __init__(self, base_url: str, model: str = "", api_key: str | None = None,
-                 timeout_s: float = 60.0, chat: bool = True) -> None:
+                 timeout_s: float = 60.0, chat: bool = True,
+                 proxy_loopback: bool = False) -> None:
         self.base_url = base_url.rstrip("/")
         self.model = model
         self.api_key = api_key
         self.timeout_s = timeout_s
         self.chat = chat  # a server's model is taken to be a capable chat model
+        self.proxy = None if is_loopback(self.base_url) and not proxy_loopback else (
+            urllib.request.getproxies().get(urllib.parse.urlsplit(self.base_url).scheme))
+        if self.proxy and urllib.request.proxy_bypass(urllib.parse.urlsplit(base_url).hostname):
+            self.proxy = None
+        # No proxy for a server on this machine (an HTTP_PROXY meant for the internet would
+        # otherwise receive every prompt, memories included), and no redirects at all.
+        handlers = [NoRedirects()]
+        if self.proxy is None:
+            handlers.append(urllib.request.ProxyHandler({}))
+        self._opener = urllib.request.build_opener(*handlers)
         self.name = f"{model or 'default model'} at {self.base_url}"
 
     def load(self) -> None:
@@ -57,7 +70,12 @@ class OpenAICompatibleGenerator:
                      **({"Authorization": f"Bearer {self.api_key}"} if self.api_key else {})},
             method="POST")
         try:
-            response = urllib.request.urlopen(request, timeout=self.timeout_s)
+            response = self._opener.open(request, timeout=self.timeout_s)
+        except Redirected as exc:
+            raise GeneratorUnavailable(
+                f"model server {self.base_url} redirected to {exc.reason}; not followed (the "
+                "prompt holds your memories, and the key). Set `model` to the server's own URL."
+            ) from None
         except urllib.error.HTTPError as exc:
             detail = exc.read(300).decode("utf-8", "replace")
             raise GeneratorUnavailable(f"model server {self.base_url} answered HTTP "
@@ -82,6 +100,32 @@ class OpenAICompatibleGenerator:
             except TimeoutError as exc:
                 raise GeneratorUnavailable(f"model server {self.base_url} stopped answering "
                                            f"for {self.timeout_s:.0f} s") from exc
+
+
+class Redirected(urllib.error.URLError):
+    """The server answered with a redirect, which is never followed."""
+
+
+class NoRedirects(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        raise Redirected(newurl)
+
+
+def is_loopback(url: str) -> bool:
+    """The URL names this machine (localhost, 127.0.0.0/8, ::1)."""
+    host = urllib.parse.urlsplit(url).hostname or ""
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def destination(url: str, proxy_loopback: bool = False) -> str:
+    """Where a prompt for `url` goes, in words (`assistant doctor`)."""
+    gen = OpenAICompatibleGenerator(url, proxy_loopback=proxy_loopback)
+    return f"{url} (through the proxy {gen.proxy})" if gen.proxy else f"{url} (directly)"
 
 
 def _sse_content(response) -> Iterator[str]:

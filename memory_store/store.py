@@ -71,6 +71,12 @@ class MemoryStore:
         self._index_lock = threading.RLock()
         self.db_path = self.home / DB_FILE
         self.index_path = self.home / INDEX_FILE
+        # Created 0600 before SQLite opens it: its -wal and -shm files take the database
+        # file's mode, so they are private from their first byte too.
+        os.close(os.open(self.db_path, os.O_CREAT | os.O_WRONLY, 0o600))
+        for companion in ("-wal", "-shm"):
+            if (wal := self.db_path.with_name(DB_FILE + companion)).exists():
+                wal.chmod(0o600)
         self._engine = make_engine(self.db_path)
         migrate(self._engine)
         self.db_path.chmod(0o600)

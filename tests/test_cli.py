@@ -182,3 +182,30 @@ def test_a_damaged_store_says_run_doctor_repair_and_it_does(own_home):
     assert "repair: recreated trigger memories_ai" in repaired.stdout
     assert "repair: copied the database to" in repaired.stdout
     assert run(own_home, "memories", "stats").returncode == 0
+
+
+def test_rough_edges_work_or_say_what_is_wrong(tmp_path, model_cache, capsys, monkeypatch):
+    from assistant.cli import main
+
+    monkeypatch.setenv("ASSISTANT_CACHE", str(model_cache))
+    home, docs = str(tmp_path / "home"), tmp_path / "docs"
+    for folder, text in (("api", "# App &lt;scalar&gt;\n\nThe App class runs the event loop.\n"),
+                         ("guide", "# Apps\n\nAn app is started by calling run().\n")):
+        (docs / folder).mkdir(parents=True)
+        (docs / folder / "app.md").write_text(text, encoding="utf-8")
+    assert main(["--home", home, "import", str(docs), "--no-progress"]) == 0
+    capsys.readouterr()
+    # Two app.md in one folder stay apart; an entity in a heading is the character.
+    assert main(["--home", home, "search", "event loop", "--json"]) == 0
+    sources = [h["source"] for h in json.loads(capsys.readouterr().out)]
+    assert sources[0] == "api/app.md#App <scalar>" and "guide/app.md#Apps" in sources
+    # A query may start with "-"; a byte that is not UTF-8 is not an error.
+    assert main(["--home", home, "search", "-loop", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["source"] == "api/app.md#App <scalar>"
+    assert main(["--home", home, "search", "caf\udce9 loop"]) == 0
+    for argv, message in ((["ask", "  "], "the question is empty"),
+                          (["search", "x", "-k", "-3"], "-3 is not at least 1"),
+                          (["search", "x", "-k", "many"], "'many' is not a whole number")):
+        with pytest.raises(SystemExit) as exited:
+            main(["--home", home, *argv])
+        assert exited.value.code == 2 and message in capsys.readouterr().err

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 from pathlib import Path
 
@@ -28,15 +29,17 @@ def read_markdown(path: Path, raw: bytes) -> tuple[str, list[Section]]:
     fence = ""  # the opening fence while inside a fenced code block
 
     def end_block() -> None:
-        builder.paragraph(_strip_inline(" ".join(block)))
+        joined = " ".join(block)
+        # Entities mean characters in prose ("&lt;scalar&gt;"), but are literal in code.
+        builder.paragraph(joined if fence else html.unescape(_strip_inline(joined)))
         block.clear()
 
     for line in text.split("\n"):
         if fence:
             stripped = line.strip()
             if stripped and set(stripped) == {fence[0]} and len(stripped) >= len(fence):
-                fence = ""
                 end_block()
+                fence = ""
             else:
                 block.append(line)
             continue
@@ -48,7 +51,7 @@ def read_markdown(path: Path, raw: bytes) -> tuple[str, list[Section]]:
         heading = _ATX.match(line)
         if heading:
             end_block()
-            heading_text = _strip_inline(_heading_text(line[heading.end() :]))
+            heading_text = html.unescape(_strip_inline(_heading_text(line[heading.end() :])))
             level = len(heading.group(1))
             if level == 1 and not title:
                 title = normalise_space(heading_text)

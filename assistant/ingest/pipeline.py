@@ -38,15 +38,20 @@ class ImportReport:
         return not self.failed
 
 
-def collect_files(paths: Iterable[Path]) -> tuple[list[Path], list[ReadError]]:
-    """Files named directly, plus supported files found recursively in folders."""
-    files, errors = [], []
+def collect_files(paths: Iterable[Path]) -> tuple[dict[Path, str], list[ReadError]]:
+    """Files named directly, plus supported files found recursively in folders, each with
+    the name its memories cite: its path inside the folder imported (two `app.md` in one
+    folder stay apart), or its own name."""
+    files, errors = {}, []
     for p in map(Path, paths):
         if p.is_dir():
-            files += sorted(f for f in p.rglob("*") if f.is_file() and is_supported(f)
-                            and not any(part.startswith(".") for part in f.relative_to(p).parts))
+            for f in sorted(p.rglob("*")):
+                inside = f.relative_to(p)
+                if (f.is_file() and is_supported(f)
+                        and not any(part.startswith(".") for part in inside.parts)):
+                    files[f] = inside.as_posix()
         elif p.is_file():
-            files.append(p)
+            files[p] = p.name
         else:
             errors.append(ReadError(p, "no such file or folder"))
     return files, errors
@@ -66,12 +71,12 @@ def import_paths(store: MemoryStore, encoder: Encoder, paths: Iterable[Path],
         if on_file:
             on_file(0, len(files), err.path, err)
     # disable=None: a bar on an interactive stderr only, never in logs or pipes.
-    bar = tqdm(files, unit="file", disable=None if progress is None else not progress,
+    bar = tqdm(list(files), unit="file", disable=None if progress is None else not progress,
                desc="importing")
     for done, path in enumerate(bar, start=1):
         bar.set_postfix_str(path.name[:40])
         try:
-            result = import_file(store, encoder, path)
+            result = import_file(store, encoder, path, files[path])
         except ReadError as exc:
             result = exc
             report.failed.append(exc)
@@ -90,8 +95,10 @@ def import_paths(store: MemoryStore, encoder: Encoder, paths: Iterable[Path],
     return report
 
 
-def import_file(store: MemoryStore, encoder: Encoder, path: Path) -> int | str:
-    """Import one file: the number of memories stored, or why it was skipped."""
+def import_file(store: MemoryStore, encoder: Encoder, path: Path, cited_as: str = ""
+                ) -> int | str:
+    """Import one file: the number of memories stored, or why it was skipped. Its
+    memories cite it as `cited_as` (default: its name)."""
     path = path.resolve()
     content_hash = hashlib.sha256(path.read_bytes()).hexdigest()
     same_path = store.document_by_path(str(path))
@@ -102,7 +109,7 @@ def import_file(store: MemoryStore, encoder: Encoder, path: Path) -> int | str:
         return f"same content as {same_content.path}, already imported"
     doc = read_document(path)
     modified = datetime.fromtimestamp(path.stat().st_mtime, UTC).replace(tzinfo=None)
-    chunks = _chunk_memories(doc, encoder, modified)
+    chunks = _chunk_memories(doc, encoder, modified, cited_as or path.name)
     conversations = _conversations(doc, encoder)
     store.replace_document(path=str(path), content_hash=doc.content_hash, kind=doc.kind,
                            title=doc.title, modified_at=modified, chunks=chunks,
@@ -110,7 +117,8 @@ def import_file(store: MemoryStore, encoder: Encoder, path: Path) -> int | str:
     return len(chunks) + sum(1 for c in conversations for t in c.turns if t.memory)
 
 
-def _chunk_memories(doc: ReadDocument, encoder: Encoder, when: datetime) -> list[NewMemory]:
+def _chunk_memories(doc: ReadDocument, encoder: Encoder, when: datetime, cited_as: str
+                    ) -> list[NewMemory]:
     chunks = chunk_sections(doc.sections, max_words=CHUNK_WORDS, overlap_words=CHUNK_OVERLAP)
     # The heading path is embedded with the text: a chunk under "Zorblat fermentation"
     # is about zorblat fermentation even if its sentences never say so.
@@ -119,7 +127,7 @@ def _chunk_memories(doc: ReadDocument, encoder: Encoder, when: datetime) -> list
     return [
         NewMemory(
             kind="chunk", text=c.text, embedding=v, created_at=when,
-            source=f"{doc.path.name}#{c.locator}" if c.locator else doc.path.name,
+            source=f"{cited_as}#{c.locator}" if c.locator else cited_as,
             meta={"path": str(doc.path), "title": doc.title, "locator": c.locator,
                   "page": page_of.get(c.locator), "ordinal": c.ordinal},
         )
