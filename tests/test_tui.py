@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import replace
 from datetime import datetime
@@ -51,6 +52,22 @@ class SlowGenerator:
             time.sleep(0.05)
             self.pieces += 1
             yield piece
+
+
+class GatedGenerator(SlowGenerator):
+    """The real SmolLM2, whose loading ends only when the test opens the gate: the app is
+    still loading the models for as long as the test wants."""
+
+    def __init__(self, real) -> None:
+        super().__init__(real)
+        self.gate = threading.Event()
+
+    def load(self) -> None:
+        self.gate.wait(timeout=120)
+        self.real.load()
+
+    def stream(self, prompt, *, max_new_tokens=64, stop=("\n",)):
+        return self.real.stream(prompt, max_new_tokens=max_new_tokens, stop=stop)
 
 
 class FixedClock:
@@ -101,6 +118,25 @@ async def test_first_screen_then_models_load_in_a_worker(settings, encoder, gene
         await until(pilot, lambda: app.ready)
         assert str(app.query_one("#status").render()) == "ready"
         assert "smollm2" in app.sub_title
+
+
+async def test_a_message_sent_while_the_models_load_is_answered_when_they_are(
+        settings, encoder, generator):
+    gated = GatedGenerator(generator)
+    app = app_for(settings, encoder, gated)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.agent is not None)
+        assert not app.ready
+        app.query_one("#prompt").value = "Where was my sister Ana born?"
+        await pilot.press("enter")
+        await pilot.pause(0.1)
+        assert [r for r, _ in messages(app)] == ["user", "assistant"]  # kept, not dropped
+        assert "will be answered" in str(app.query_one("#status").render())
+        gated.gate.set()
+        await until(pilot, lambda: app.ready and not answering(app))
+        assert messages(app)[-1][1]  # answered (an abstention: nothing was said yet)
+        cid = app.conversation_id
+        assert [m.role for m in app.agent.transcript(cid)] == ["user", "assistant"]
 
 
 async def test_message_streams_an_answer_and_fills_the_memory_panel(settings, encoder,

@@ -272,22 +272,24 @@ class MemoryApp(App[None]):
         return self.conversation_id
 
     def _do_chat(self, text: str, line: str) -> None:
-        if not self.ready:
-            self.notify("the models are still loading; try again in a moment",
-                        severity="warning")
-            return
         cid = self._ensure_conversation(text)
         chat = self.query_one(ChatLog)
         chat.add("user", text)
         view = chat.add("assistant", "")
         view.add_class("streaming")
         self.answering = True
-        self._status("recalling\u2026")
+        if self.ready:
+            self._status("recalling\u2026")
+        else:  # kept, and answered as soon as the models are loaded
+            self._status("loading the models; your message will be answered then")
         self._answer(cid, text, view)
 
     @work(thread=True, exclusive=True, group="answer")
     def _answer(self, cid: int, text: str, view) -> None:
         worker = get_current_worker()
+        if not self._wait_ready():
+            return
+        self.call_from_thread(self._status, "recalling\u2026")
         try:
             answer = self.agent.chat_turn(cid, text)
         except Exception as exc:
