@@ -178,6 +178,13 @@ def cmd_bench_personal(agent, args) -> int:
     return _print_check(result, args.json)
 
 
+def cmd_bench_faults(agent, args) -> int:
+    from assistant import bench_faults
+
+    print(json.dumps(bench_faults.run(args.runs, args.seed)))
+    return 0
+
+
 def cmd_bench_docs(agent, args) -> int:
     from assistant import bench_docs
 
@@ -326,6 +333,11 @@ def build_parser() -> argparse.ArgumentParser:
     pe.add_argument("--no-ltmt", action="store_true")
     pe.add_argument("--json", action="store_true", help="every question's answer as JSON")
     pe.set_defaults(fn=cmd_bench_personal)
+    fa = bsub.add_parser("faults", help="kill imports, chats and forgets at random moments "
+                         "and check the store after each")
+    fa.add_argument("--runs", type=_count, default=50)
+    fa.add_argument("--seed", type=int, default=0)
+    fa.set_defaults(fn=cmd_bench_faults)
     do = bsub.add_parser("docs", help="answers and cited sections on imported documentation")
     do.add_argument("--file", type=Path, help="the check (default data/docs-dev.json; "
                     "data/docs-heldout.json is the held-out one)")

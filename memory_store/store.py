@@ -200,6 +200,23 @@ class MemoryStore:
                 held.discard(mid)
         return sorted(wrong + list(held))
 
+    def check(self) -> dict:
+        """SQLite's and the full-text index's own integrity checks, foreign keys, and the
+        FAISS index against SQLite vector for vector (`doctor`, `bench faults`)."""
+        with self.Session() as s:
+            sqlite_ok = s.execute(text("PRAGMA integrity_check")).scalar_one() == "ok"
+            broken_links = len(s.execute(text("PRAGMA foreign_key_check")).all())
+        try:
+            with self.Write.begin() as s:
+                s.execute(text("INSERT INTO memories_fts(memories_fts) "
+                               "VALUES ('integrity-check')"))
+            fts_ok = True
+        except Exception as exc:  # SQLITE_CORRUPT_VTAB: the index disagrees with the table
+            log.warning("full-text index check failed: %s", exc)
+            fts_ok = False
+        return {"sqlite_ok": sqlite_ok, "fts_ok": fts_ok, "broken_links": broken_links,
+                "index_mismatches": len(self.verify_index())}
+
     # Writing -----------------------------------------------------------------------------
 
     def _memory_row(self, m: NewMemory, **links: int | None) -> Memory:

@@ -206,3 +206,16 @@ def test_a_version_1_store_is_upgraded_without_loss(home, encoder):
     assert "AUTOINCREMENT" in ddl
     assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     assert db.execute("PRAGMA foreign_key_check").fetchall() == []
+
+
+@pytest.mark.slow
+def test_killed_imports_chats_and_forgets_lose_nothing(model_cache, monkeypatch):
+    from assistant import bench_faults
+
+    monkeypatch.setenv("ASSISTANT_CACHE", str(model_cache))
+    result = bench_faults.run(runs=4, seed=3)
+    assert result["killed_mid_action"] >= 1  # the kills landed while work was going on
+    assert {k: result[k] for k in ("lost_memories", "index_mismatches", "unopenable",
+                                   "integrity_failures", "document_mismatches")} == dict.fromkeys(
+        ("lost_memories", "index_mismatches", "unopenable", "integrity_failures",
+         "document_mismatches"), 0)
