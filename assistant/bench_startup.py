@@ -44,17 +44,55 @@ def _first_screen_s(setup: str, folder: str) -> float:
     return elapsed
 
 
+_READY = """
+import sys, time
+started = time.perf_counter()
+from pathlib import Path
+from assistant.config import load_settings
+from assistant.agent import Agent
+settings = load_settings(Path(sys.argv[1]) / "home")
+with Agent(settings) as agent:
+    agent.load()
+print(time.perf_counter() - started, flush=True)
+"""
+_BARE_GENERATOR = """
+import sys, time
+started = time.perf_counter()
+from pathlib import Path
+from assistant.config import load_settings
+from assistant.generator import make_generator
+s = load_settings(Path(sys.argv[1]) / "home")
+make_generator(s.model, s.cache_dir, adapter=s.adapter).load()
+print(time.perf_counter() - started, flush=True)
+"""
+
+
+def _seconds_in_child(code: str, folder: str) -> float:
+    """What a fresh interpreter running `code` prints: its own seconds, imports included."""
+    out = subprocess.run([sys.executable, "-c", code, folder], capture_output=True,
+                         text=True, timeout=300, check=True).stdout
+    return float(out.strip().splitlines()[-1])
+
+
 def startup(runs: int = 5) -> dict:
-    """Median seconds to the first screen, for this app and for a bare Textual app."""
-    app_s, bare_s = [], []
+    """Median seconds to the first screen, for this app and for a bare Textual app; and to
+    every model loaded (what the chat waits for before its first answer), for the agent
+    and for the bare generator alone (the default model, warm cache)."""
+    app_s, bare_s, ready_s, gen_s = [], [], [], []
     with tempfile.TemporaryDirectory() as folder:
-        for _ in range(runs):  # interleaved, so both see the same machine load
+        for _ in range(runs):  # interleaved, so all see the same machine load
             bare_s.append(_first_screen_s(_BARE, folder))
             app_s.append(_first_screen_s(_APP, folder))
+            gen_s.append(_seconds_in_child(_BARE_GENERATOR, folder))
+            ready_s.append(_seconds_in_child(_READY, folder))
     app_med, bare_med = statistics.median(app_s), statistics.median(bare_s)
+    ready_med, gen_med = statistics.median(ready_s), statistics.median(gen_s)
     return {"runs": runs, "first_screen_median_s": round(app_med, 3),
             "bare_textual_median_s": round(bare_med, 3),
-            "vs_bare_textual": round(app_med / bare_med, 2)}
+            "vs_bare_textual": round(app_med / bare_med, 2),
+            "models_ready_median_s": round(ready_med, 3),
+            "bare_generator_load_median_s": round(gen_med, 3),
+            "ready_vs_bare_generator": round(ready_med / gen_med, 2)}
 
 
 _FACTS = [

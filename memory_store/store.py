@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 
 DB_FILE = "memory.sqlite3"
 INDEX_FILE = "memories.faiss"
+STAGED = "\n(importing)"  # ends the path of a document being imported in parts
 RRF_K = 60  # reciprocal-rank fusion constant from Cormack et al.; flattens rank differences
 _SQL_TIME = "%Y-%m-%d %H:%M:%S.%f"  # how SQLAlchemy stores DateTime in SQLite
 _SQL_IN_BATCH = 900  # below SQLite's default limit of bound parameters
@@ -279,6 +280,50 @@ class MemoryStore:
         self._sync_index()
         return doc_id
 
+    # A big file is imported in parts: its chunks go, batch by batch (each batch one
+    # commit), under a staging document; the finished document then replaces the old
+    # version of the file in one transaction. A killed import leaves the staging document,
+    # and importing the same bytes again continues after its last committed batch.
+
+    def staged_document(self, *, path: str, content_hash: str, kind: str, title: str,
+                        modified_at: datetime) -> tuple[int, int]:
+        """(id, chunks already committed) of the staging document for `path` at
+        `content_hash`; one staged for other bytes is dropped first."""
+        with self.Write.begin() as s:
+            doc = s.scalar(select(Document).where(Document.path == path + STAGED))
+            if doc is not None and doc.content_hash != content_hash:
+                s.delete(doc)
+                s.flush()
+                doc = None
+            if doc is None:
+                doc = Document(path=path + STAGED, content_hash=content_hash, kind=kind,
+                               title=title, modified_at=modified_at)
+                s.add(doc)
+                s.flush()
+            done = s.scalar(select(func.count()).select_from(Memory)
+                            .where(Memory.document_id == doc.id))
+            doc_id = doc.id
+        self._sync_index()
+        return doc_id, done
+
+    def add_staged_chunks(self, document_id: int, chunks: Sequence[NewMemory]) -> None:
+        """One batch of a staged document's chunks, in one transaction."""
+        with self.Write.begin() as s:
+            rows = [self._memory_row(m, document_id=document_id) for m in chunks]
+            s.add_all(rows)
+            s.flush()
+        self._sync_after_write(rows)
+
+    def publish_document(self, document_id: int, path: str) -> None:
+        """The staged document becomes `path`'s, replacing the old version at once."""
+        with self.Write.begin() as s:
+            old = s.scalar(select(Document).where(Document.path == path))
+            if old is not None:
+                s.delete(old)
+                s.flush()
+            s.execute(update(Document).where(Document.id == document_id).values(path=path))
+        self._sync_index()
+
     def _add_conversation(self, s: Session, conv: NewConversation, document_id: int | None
                           ) -> list[Memory]:
         c = Conversation(title=conv.title, origin="import", external_id=conv.external_id,
@@ -463,7 +508,9 @@ class MemoryStore:
         return self._document(Document.path == path)
 
     def document_by_hash(self, content_hash: str) -> DocumentRecord | None:
-        return self._document(Document.content_hash == content_hash)
+        """The imported (not staged) document with these bytes, if any."""
+        return self._document((Document.content_hash == content_hash)
+                              & ~Document.path.endswith(STAGED))
 
     def _document(self, condition) -> DocumentRecord | None:
         with self.Session() as s:

@@ -209,3 +209,13 @@ def test_rough_edges_work_or_say_what_is_wrong(tmp_path, model_cache, capsys, mo
         with pytest.raises(SystemExit) as exited:
             main(["--home", home, *argv])
         assert exited.value.code == 2 and message in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_bench_startup_reports_the_first_screen_and_models_ready(model_cache, monkeypatch):
+    from assistant.bench_startup import startup
+
+    monkeypatch.setenv("ASSISTANT_CACHE", str(model_cache))
+    result = startup(runs=1)
+    assert result["models_ready_median_s"] > result["first_screen_median_s"] > 0
+    assert result["bare_generator_load_median_s"] > 0 and result["ready_vs_bare_generator"] > 1

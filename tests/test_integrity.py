@@ -219,3 +219,72 @@ def test_killed_imports_chats_and_forgets_lose_nothing(model_cache, monkeypatch)
                                    "integrity_failures", "document_mismatches")} == dict.fromkeys(
         ("lost_memories", "index_mismatches", "unopenable", "integrity_failures",
          "document_mismatches"), 0)
+
+
+# Big files: committed in parts, resumed after a kill --------------------------------
+
+def big_text(path: Path, paragraphs: int = 24, marker: str = "") -> None:
+    path.write_text("\n\n".join(
+        f"Paragraph {n} {marker}: " + " ".join(f"word{n}x{i}" for i in range(170))
+        for n in range(paragraphs)), encoding="utf-8")
+
+
+def test_a_big_file_is_committed_in_parts_and_replaced_at_once(store, encoder, tmp_path):
+    from assistant.ingest.pipeline import import_paths
+
+    big_text(tmp_path / "big.txt")
+    seen = []
+    report = import_paths(store, encoder, [tmp_path / "big.txt"], progress=False,
+                          batch_chunks=4)
+    assert report.ok and report.imported[0][1] == store.stats()["memories"] > 8
+    total = store.stats()["memories"]
+    ordinals = sorted(h.meta["ordinal"] for h in store.list_memories(limit=1000))
+    assert ordinals == list(range(total))  # each chunk once
+    (doc,) = [store.document_by_path(str((tmp_path / "big.txt").resolve()))]
+    assert doc is not None and doc.chunks == total  # published under its own path
+    big_text(tmp_path / "big.txt", marker="edited")  # a new version replaces the old
+    from assistant.ingest.pipeline import import_file
+
+    import_file(store, encoder, tmp_path / "big.txt", batch_chunks=4,
+                on_chunks=lambda p, done, all_: seen.append(done))
+    assert seen[0] == 4 and seen[-1] == total
+    texts = [h.text for h in store.list_memories(limit=1000)]
+    assert len(texts) == total and all("edited" in t for t in texts)
+    assert store.verify_index() == []
+
+
+IMPORT_IN_CHILD = """
+import sys
+from pathlib import Path
+from assistant.encoder import Encoder
+from assistant.ingest.pipeline import import_file
+from memory_store.store import MemoryStore
+enc = Encoder()
+with MemoryStore(sys.argv[1], embedding_model=enc.name, dim=enc.dim) as s:
+    import_file(s, enc, Path(sys.argv[2]), batch_chunks=2,
+                on_chunks=lambda p, done, total: print("chunks", done, total, flush=True))
+"""
+
+
+@pytest.mark.slow
+def test_a_killed_big_import_continues_where_it_stopped(home, encoder, tmp_path):
+    from assistant.ingest.pipeline import import_file
+
+    big_text(tmp_path / "big.txt", paragraphs=40)
+    child = subprocess.Popen([sys.executable, "-c", IMPORT_IN_CHILD, str(home),
+                              str(tmp_path / "big.txt")], stdout=subprocess.PIPE, text=True)
+    first = child.stdout.readline().split()  # a batch or more is committed
+    child.kill()
+    child.wait()
+    assert first[0] == "chunks" and int(first[1]) < int(first[2])
+    seen = []
+    with open_store(home, encoder) as s:
+        assert s.document_by_path(str((tmp_path / "big.txt").resolve())) is None  # not yet
+        import_file(s, encoder, tmp_path / "big.txt", batch_chunks=2,
+                    on_chunks=lambda p, done, total: seen.append(done))
+        assert seen[0] > 2  # went on after what the killed import had committed
+        total = int(first[2])
+        ordinals = sorted(h.meta["ordinal"] for h in s.list_memories(limit=1000))
+        assert ordinals == list(range(total))  # nothing twice, nothing missing
+        assert s.document_by_path(str((tmp_path / "big.txt").resolve())).chunks == total
+        assert s.stats()["documents"] == 1 and s.verify_index() == []
