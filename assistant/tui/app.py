@@ -141,6 +141,8 @@ class MemoryApp(App[None]):
         self._status("ready")
 
     def _status(self, text: str, error: bool = False) -> None:
+        if self.answering and not self.ready and not error:  # a message waits for the models
+            text = f"{text}; your message will be answered then"
         self.query_one("#status", Label).update(text)
         if error:
             self.notify(text, severity="error", timeout=10)
@@ -281,7 +283,7 @@ class MemoryApp(App[None]):
         if self.ready:
             self._status("recalling\u2026")
         else:  # kept, and answered as soon as the models are loaded
-            self._status("loading the models; your message will be answered then")
+            self._status("loading the models")
         self._answer(cid, text, view)
 
     @work(thread=True, exclusive=True, group="answer")
