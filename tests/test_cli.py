@@ -216,6 +216,8 @@ def test_bench_startup_reports_the_first_screen_and_models_ready(model_cache, mo
     from assistant.bench_startup import startup
 
     monkeypatch.setenv("ASSISTANT_CACHE", str(model_cache))
-    result = startup(runs=1)
-    assert result["models_ready_median_s"] > result["first_screen_median_s"] > 0
-    assert result["bare_generator_load_median_s"] > 0 and result["ready_vs_bare_generator"] > 1
+    result = startup(runs=1)  # figures only: timings are never asserted against each other
+    assert set(result) == {"runs", "first_screen_median_s", "bare_textual_median_s",
+                           "vs_bare_textual", "models_ready_median_s",
+                           "bare_generator_load_median_s", "ready_vs_bare_generator"}
+    assert all(v > 0 for v in result.values())
