@@ -123,3 +123,18 @@ def test_what_was_said_is_quoted_only_when_it_answers(encoder):
     # Naming Tiago is not saying what his job is.
     assert said_quote("What is Tiago's job?", memories, encoder.encode) is None
     assert said_quote("What is my blood type?", memories, encoder.encode) is None
+
+
+def test_a_quote_must_hold_what_the_question_asks():
+    from assistant.quoting import Quote, covers
+
+    chunk = Hit(id=1, kind="chunk", text="Run slow work in a worker so the interface stays "
+                "responsive.", source="guide.md#Guide > Workers",
+                created_at=datetime(2026, 5, 3), meta={"title": "Guide"})
+    quote = Quote(chunk.text, chunk, 1.0)
+    assert covers("How do I run a worker in a thread?", quote)  # run, worker of 3
+    assert not covers("Which team translated the Workers page into French?", quote)
+    breakfast = said(2, "User: My favourite breakfast is porridge with honey.")
+    said_quote_ = Quote("User: My favourite breakfast is porridge with honey.", breakfast, 1.0)
+    assert covers("What is my favourite breakfast?", said_quote_)
+    assert not covers("What is my favourite colour?", said_quote_)  # half is not enough
