@@ -247,6 +247,8 @@ def cmd_doctor(agent, args) -> int:
     else:
         where = "nowhere: answers are written on this machine"
     print(f"prompts with your memories go to: {where}")
+    # SQLite's and FTS5's own checks, and the FAISS cache against SQLite vector for vector.
+    print(f"store check: {json.dumps(agent.store.check())}")
     print(json.dumps(agent.store.stats(), indent=2))
     return 0
 
