@@ -19,15 +19,7 @@ from assistant.grounding import (
     subject_of,
     supporting,
 )
-from assistant.quoting import (
-    MIN_SCORE,
-    Encode,
-    Quote,
-    best_quote,
-    covers,
-    quoted,
-    quoted_memory,
-)
+from assistant.quoting import Encode, Quote, answering_quote, quoted, quoted_memory
 from assistant.timeparse import MONTHS, WEEKDAYS, TimeRef, find_time_refs
 from assistant.timeparse import format_day as format_date
 from memory_store.records import Hit
@@ -164,10 +156,10 @@ def support_of(question: str, answer: str, hits: Sequence[Hit],
     from, or the one the grounding check found; None for an abstention."""
     if not answer or answer.startswith((ABSTAINED, UNSAID)):
         return None
-    if quoted_memory(answer, hits) is not None:
-        return quoted_memory(answer, hits)
-    if cited(answer, hits):  # a chat model's answer names its memories
-        about = about_subject(question, cited(answer, hits))
+    if (source := quoted_memory(answer, hits)) is not None:
+        return source
+    if cites := cited(answer, hits):  # a chat model's answer names its memories
+        about = about_subject(question, cites)
         return about[0] if about else None
     if WHEN_QUESTION.match(question):
         when = date_answer(question, about_the_question(question, hits[:prompt_memories]))
@@ -197,9 +189,8 @@ def respond(question: str, hits: Sequence[Hit], generator: Generator, *,
     abstention. Yields the whole checked answer: nothing unchecked reaches the screen."""
     top = list(hits[:prompt_memories])
     if top and top[0].kind == "chunk" and encode is not None:
-        quote = best_quote(question, [h for h in top if h.kind == "chunk"], encode)
-        if (quote is not None and quote.score >= MIN_SCORE and covers(question, quote)
-                and about_subject(question, [quote.hit])):
+        quote = answering_quote(question, [h for h in top if h.kind == "chunk"], encode)
+        if quote is not None and about_subject(question, [quote.hit]):
             yield quoted(quote)
         else:
             yield abstention(question, hits)
@@ -232,7 +223,4 @@ def said_quote(question: str, hits: Sequence[Hit], encode: Encode) -> Quote | No
     the first GROUNDING_MEMORIES, statements only (not questions, not the assistant's)."""
     said = [h for h in about_subject(question, hits[:GROUNDING_MEMORIES])
             if not (h.meta or {}).get("question") and speaker_of(h) != "Assistant"]
-    quote = best_quote(question, said, encode)
-    if quote is not None and quote.score >= MIN_SCORE and covers(question, quote):
-        return quote
-    return None
+    return answering_quote(question, said, encode)

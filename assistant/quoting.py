@@ -54,15 +54,23 @@ def units(text: str) -> list[str]:
         for sentence in _SENTENCE_END.split(" ".join(paragraph.split())):
             words = sentence.split()
             out += [" ".join(words[i:i + MAX_WORDS]) for i in range(0, len(words), MAX_WORDS)]
-    # A question never answers one ("What do you love most about camping?").
-    return [u for u in out if len(u.split()) >= 2 and not u.endswith("?")]
+    return out
+
+
+def _answers_nothing(unit: str) -> bool:
+    """A question never answers one ("What do you love most about camping?"), nor a
+    lone word."""
+    return unit.endswith("?") or len(unit.split()) < 2
 
 
 def best_quote(question: str, hits: Sequence[Hit], encode: Encode) -> Quote | None:
     """The sentence of the first LOOK document memories that best answers `question`, with
     the one after it."""
+    # Every unit stays in `found`, so a quote with the unit after it is the memory's own
+    # text (quoted_memory finds it); only some are candidates.
     candidates = [(rank, hit, i, found) for rank, hit in enumerate(hits[:LOOK])
-                  for found in [units(memory_text(hit))] for i in range(len(found))]
+                  for found in [units(memory_text(hit))] for i in range(len(found))
+                  if not _answers_nothing(found[i])]
     if not candidates:
         return None
     vectors = encode([question] + [found[i] for _, _, i, found in candidates])
@@ -95,6 +103,14 @@ def covers(question: str, quote: Quote) -> bool:
     asked = content_words(question) - content_words(" ".join(subject_of(question).names))
     held = asked & content_words(quote.text)
     return not asked or len(held) > SAID_COVERAGE * len(asked)
+
+
+def answering_quote(question: str, hits: Sequence[Hit], encode: Encode) -> Quote | None:
+    """The best quote of `hits` if it scores at least MIN_SCORE and covers the question."""
+    quote = best_quote(question, hits, encode)
+    if quote is not None and quote.score >= MIN_SCORE and covers(question, quote):
+        return quote
+    return None
 
 
 def quoted(quote: Quote) -> str:

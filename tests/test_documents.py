@@ -138,3 +138,16 @@ def test_a_quote_must_hold_what_the_question_asks():
     said_quote_ = Quote("User: My favourite breakfast is porridge with honey.", breakfast, 1.0)
     assert covers("What is my favourite breakfast?", said_quote_)
     assert not covers("What is my favourite colour?", said_quote_)  # half is not enough
+
+
+def test_a_quote_that_spans_a_skipped_question_still_points_to_its_memory(encoder):
+    from assistant.answering import support_of
+    from assistant.quoting import best_quote, quoted
+
+    page = Hit(id=7, kind="chunk", text="Press ctrl+s to start the server. Why port 8080? "
+               "It is free on most machines.", source="guide.md#Guide > Server",
+               created_at=datetime(2026, 5, 3), meta={"title": "Guide"})
+    quote = best_quote("Which key starts the server?", [page], encoder.encode)
+    # The question is never the quote, but it stays between its neighbours.
+    assert quote.text == "Press ctrl+s to start the server. Why port 8080?"
+    assert support_of("Which key starts the server?", quoted(quote), [page]) is page
