@@ -20,6 +20,7 @@ from assistant.config import Settings
 from assistant.encoder import Encoder
 from assistant.facts import Statement, conflicts, statements
 from assistant.generator import Generator
+from assistant.ingest.chunking import turn_parts
 from assistant.summary import summarize_messages
 from assistant.timeparse import annotate, time_window
 from memory_store.records import ConversationRecord, Hit, MessageRecord, NewMemory
@@ -270,7 +271,7 @@ class Agent:
         if conversation_id is None:
             (mid,) = self.store.add_memories([memory])
         else:
-            _, mid = self.store.add_message(conversation_id, "user", said or fact,
+            _, (mid,) = self.store.add_message(conversation_id, "user", said or fact,
                                             to_utc(now), memory=memory)
         hit = self.store.get(mid)
         found = self._check_conflicts(hit)
@@ -323,23 +324,26 @@ class Agent:
         now = now or self.clock()
         history = [(m.role, m.text)
                    for m in self.store.messages(conversation_id, last=HISTORY_TURNS)]
-        memory_text = f"[{format_date(now)}] User: {annotate(text, now)}"
+        # A message too long for the encoder's window is remembered in parts.
+        memory_texts = [f"[{format_date(now)}] User: {annotate(part, now)}"
+                        for part in turn_parts(text)]
+        meta = {"role": "user", "question": is_question(text)} | self._subject_meta(text)
         with self._lock:
-            # One encoder pass: the dated memory text is stored, the question's own words
-            # search.
-            vector, query_vector = self.encoder.encode([memory_text, text])
-            _, memory_id = self.store.add_message(
+            # One encoder pass: the dated memory texts are stored, the question's own
+            # words search.
+            *vectors, query_vector = self.encoder.encode([*memory_texts, text])
+            _, memory_ids = self.store.add_message(
                 conversation_id, "user", text, to_utc(now),
-                memory=NewMemory(kind="turn", text=memory_text, embedding=vector,
-                                 created_at=to_utc(now),
-                                 meta={"role": "user", "question": is_question(text)}
-                                 | self._subject_meta(text)),
+                memory=[NewMemory(kind="turn", text=t, embedding=v, created_at=to_utc(now),
+                                  meta=meta | ({"part": n} if len(vectors) > 1 else {}))
+                        for n, (t, v) in enumerate(zip(memory_texts, vectors, strict=True),
+                                                   start=1)],
             )
-            found = self._check_conflicts(self.store.get(memory_id))
+            found = self._check_conflicts(self.store.get(memory_ids[0]))
             recaller = self.recaller
             state = recaller.load_state(conversation_id)
         # The question is searched by its own words (not the dated memory text).
-        recalled = self.recall_for(text, query_vector, state, now, exclude=[memory_id])
+        recalled = self.recall_for(text, query_vector, state, now, exclude=memory_ids)
         sources = recalled.hits
 
         def done(answer: str, cancelled: bool) -> None:

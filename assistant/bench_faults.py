@@ -60,7 +60,7 @@ def child(home: Path, action: str, seed: int) -> None:
             cid = store.create_conversation("faults")
             for _ in range(20):
                 said = _text(rng, 1)
-                _, mid = store.add_message(cid, "user", said, memory=NewMemory(
+                _, (mid,) = store.add_message(cid, "user", said, memory=NewMemory(
                     "turn", said, encoder.encode_one(said), datetime.now()))
                 print(f"memory {mid}", flush=True)
                 fact = _text(rng, 1)

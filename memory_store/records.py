@@ -28,12 +28,13 @@ class NewMemory:
 
 @dataclass
 class NewTurn:
-    """One turn of an imported conversation; `memory` is what to remember of it, if anything."""
+    """One turn of an imported conversation; `memories` is what to remember of it: one
+    memory, or one per part of a turn too long to embed whole, or none."""
 
     role: str
     text: str
     created_at: datetime
-    memory: NewMemory | None = None
+    memories: list[NewMemory] = field(default_factory=list)
 
 
 @dataclass

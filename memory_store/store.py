@@ -258,8 +258,7 @@ class MemoryStore:
             self._sync_index()
 
     def replace_document(self, *, path: str, content_hash: str, kind: str, title: str,
-                         modified_at: datetime, chunks: Sequence[NewMemory],
-                         conversations: Sequence[NewConversation] = ()) -> int:
+                         modified_at: datetime, chunks: Sequence[NewMemory]) -> int:
         """Insert a document with its memories, replacing any earlier version of the same
         path, in one transaction: a failure leaves the old version intact."""
         with self.Write.begin() as s:
@@ -271,10 +270,7 @@ class MemoryStore:
                            modified_at=modified_at)
             s.add(doc)
             s.flush()
-            rows = [self._memory_row(m, document_id=doc.id) for m in chunks]
-            s.add_all(rows)
-            for conv in conversations:
-                rows += self._add_conversation(s, conv, doc.id)
+            s.add_all([self._memory_row(m, document_id=doc.id) for m in chunks])
             s.flush()
             doc_id = doc.id
         self._sync_index()
@@ -286,9 +282,9 @@ class MemoryStore:
     # and importing the same bytes again continues after its last committed batch.
 
     def staged_document(self, *, path: str, content_hash: str, kind: str, title: str,
-                        modified_at: datetime) -> tuple[int, int]:
-        """(id, chunks already committed) of the staging document for `path` at
-        `content_hash`; one staged for other bytes is dropped first."""
+                        modified_at: datetime) -> tuple[int, int, int]:
+        """(id, memories, conversations) already committed of the staging document for
+        `path` at `content_hash`; one staged for other bytes is dropped first."""
         with self.Write.begin() as s:
             doc = s.scalar(select(Document).where(Document.path == path + STAGED))
             if doc is not None and doc.content_hash != content_hash:
@@ -300,17 +296,29 @@ class MemoryStore:
                                title=title, modified_at=modified_at)
                 s.add(doc)
                 s.flush()
-            done = s.scalar(select(func.count()).select_from(Memory)
-                            .where(Memory.document_id == doc.id))
+            memories = s.scalar(select(func.count()).select_from(Memory)
+                                .where(Memory.document_id == doc.id))
+            conversations = s.scalar(select(func.count()).select_from(Conversation)
+                                     .where(Conversation.document_id == doc.id))
             doc_id = doc.id
         self._sync_index()
-        return doc_id, done
+        return doc_id, memories, conversations
 
     def add_staged_chunks(self, document_id: int, chunks: Sequence[NewMemory]) -> None:
         """One batch of a staged document's chunks, in one transaction."""
         with self.Write.begin() as s:
             rows = [self._memory_row(m, document_id=document_id) for m in chunks]
             s.add_all(rows)
+            s.flush()
+        self._sync_after_write(rows)
+
+    def add_staged_conversations(self, document_id: int,
+                                 conversations: Sequence[NewConversation]) -> None:
+        """Conversations of a staged chat export, with their memories, in one transaction."""
+        with self.Write.begin() as s:
+            rows = []
+            for conv in conversations:
+                rows += self._add_conversation(s, conv, document_id)
             s.flush()
         self._sync_after_write(rows)
 
@@ -336,10 +344,11 @@ class MemoryStore:
             msg = Message(conversation_id=c.id, turn=turn_no, role=turn.role, text=turn.text,
                           created_at=turn.created_at)
             s.add(msg)
-            if turn.memory is not None:
+            if turn.memories:
                 s.flush()
-                turn.memory.source = turn.memory.source or f"conversation:{c.id}#turn={turn_no}"
-                rows.append(self._memory_row(turn.memory, document_id=document_id,
+            for memory in turn.memories:
+                memory.source = memory.source or f"conversation:{c.id}#turn={turn_no}"
+                rows.append(self._memory_row(memory, document_id=document_id,
                                              conversation_id=c.id, message_id=msg.id))
         s.add_all(rows)
         return rows
@@ -354,10 +363,12 @@ class MemoryStore:
             return c.id
 
     def add_message(self, conversation_id: int, role: str, text: str,
-                    created_at: datetime | None = None, memory: NewMemory | None = None
-                    ) -> tuple[int, int | None]:
-        """Append a turn and what to remember of it, in one transaction: (message, memory) ids."""
+                    created_at: datetime | None = None,
+                    memory: NewMemory | Sequence[NewMemory] = ()) -> tuple[int, list[int]]:
+        """Append a turn and what to remember of it (a memory, or one per part of a long
+        turn), in one transaction: (message id, memory ids)."""
         when = created_at or utcnow()
+        memories = [memory] if isinstance(memory, NewMemory) else list(memory)
         with self.Write.begin() as s:
             turn = (s.scalar(select(func.max(Message.turn))
                              .where(Message.conversation_id == conversation_id)) or 0) + 1
@@ -367,14 +378,15 @@ class MemoryStore:
             s.execute(update(Conversation).where(Conversation.id == conversation_id)
                       .values(updated_at=when))
             s.flush()
-            row = None
-            if memory is not None:
-                memory.source = memory.source or f"conversation:{conversation_id}#turn={turn}"
-                row = self._memory_row(memory, conversation_id=conversation_id, message_id=msg.id)
-                s.add(row)
-                s.flush()
-            ids = (msg.id, row.id if row else None)
-        self._sync_after_write([row] if row else [])
+            rows = []
+            for m in memories:
+                m.source = m.source or f"conversation:{conversation_id}#turn={turn}"
+                rows.append(self._memory_row(m, conversation_id=conversation_id,
+                                             message_id=msg.id))
+            s.add_all(rows)
+            s.flush()
+            ids = (msg.id, [r.id for r in rows])
+        self._sync_after_write(rows)
         return ids
 
     @_index_locked

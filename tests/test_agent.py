@@ -337,3 +337,25 @@ def test_export_json_and_markdown(agent, tmp_path):
     assert "(pinned)" in (tmp_path / "memories.md").read_text()
     with pytest.raises(ValueError, match=r"memories\.csv.*\.json or \.md"):
         agent.export(tmp_path / "memories.csv")
+
+
+FILLER = " ".join(
+    f"On day {n} of the trip we walked along the river, ate grilled fish at a small "
+    f"place near the old bridge, and talked for hours about books and music." for n in range(14))
+KEY = "The spare key to the cabin is taped under the third step of the porch."
+
+
+def test_a_long_message_is_remembered_in_parts_so_its_end_is_found(agent):
+    cid = agent.new_conversation()
+    "".join(agent.chat_turn(cid, "The garden shed key hangs on a hook in the kitchen."))
+    "".join(agent.chat_turn(cid, f"{FILLER} {KEY}"))
+    (message,) = [m for m in agent.store.messages(cid) if m.text.endswith(KEY)]
+    parts = [h for h in agent.store.conversation_memories(cid)
+             if h.source == f"conversation:{cid}#turn={message.turn}"]
+    assert len(parts) >= 2 and [h.meta["part"] for h in parts] == list(range(1, len(parts) + 1))
+    assert all(h.text.startswith("[15 June 2026] User: ") for h in parts)
+    assert all(len(agent.encoder._tokenizer(h.text)["input_ids"]) <= 256 for h in parts)
+    # By meaning alone (no full-text side), the part that holds the key comes first.
+    top = agent.store.search(agent.encoder.encode_one("Where is the spare key to the cabin?"),
+                             "", k=1)[0]
+    assert KEY in top.text

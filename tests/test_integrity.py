@@ -5,6 +5,7 @@ real encoder, and real processes where the failure needed two."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import sqlite3
 import subprocess
@@ -266,17 +267,24 @@ with MemoryStore(sys.argv[1], embedding_model=enc.name, dim=enc.dim) as s:
 """
 
 
+def kill_after_a_batch(home: Path, path: Path) -> list[str]:
+    """Import `path` in a child process killed once it reports a committed batch:
+    ["chunks", done, total]."""
+    child = subprocess.Popen([sys.executable, "-c", IMPORT_IN_CHILD, str(home), str(path)],
+                             stdout=subprocess.PIPE, text=True)
+    first = child.stdout.readline().split()
+    child.kill()
+    child.wait()
+    assert first[0] == "chunks" and int(first[1]) < int(first[2])
+    return first
+
+
 @pytest.mark.slow
 def test_a_killed_big_import_continues_where_it_stopped(home, encoder, tmp_path):
     from assistant.ingest.pipeline import import_file
 
     big_text(tmp_path / "big.txt", paragraphs=40)
-    child = subprocess.Popen([sys.executable, "-c", IMPORT_IN_CHILD, str(home),
-                              str(tmp_path / "big.txt")], stdout=subprocess.PIPE, text=True)
-    first = child.stdout.readline().split()  # a batch or more is committed
-    child.kill()
-    child.wait()
-    assert first[0] == "chunks" and int(first[1]) < int(first[2])
+    first = kill_after_a_batch(home, tmp_path / "big.txt")
     seen = []
     with open_store(home, encoder) as s:
         assert s.document_by_path(str((tmp_path / "big.txt").resolve())) is None  # not yet
@@ -288,3 +296,68 @@ def test_a_killed_big_import_continues_where_it_stopped(home, encoder, tmp_path)
         assert ordinals == list(range(total))  # nothing twice, nothing missing
         assert s.document_by_path(str((tmp_path / "big.txt").resolve())).chunks == total
         assert s.stats()["documents"] == 1 and s.verify_index() == []
+
+
+def chat_export(path: Path, megabytes: float = 0.05) -> list[dict]:
+    from assistant.bench_ingest import make_chatgpt_export
+
+    make_chatgpt_export(path, megabytes)
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def expected_memories(export: list[dict]) -> int:
+    from assistant.ingest.chunking import turn_parts
+
+    return sum(len(turn_parts(n["message"]["content"]["parts"][0]))
+               for c in export for n in c["mapping"].values() if n["message"])
+
+
+def check_export_stored(store: MemoryStore, export: list[dict]) -> None:
+    """Every conversation once, every turn a message, every part of a turn a memory."""
+    imported = store.conversations()
+    assert sorted(c.title for c in imported) == sorted(c["title"] for c in export)
+    turns = sum(1 for c in export for n in c["mapping"].values() if n["message"])
+    assert sum(c.messages for c in imported) == turns
+    assert store.stats()["memories"] == expected_memories(export) > turns  # long replies split
+    assert store.stats()["documents"] == 1 and store.verify_index() == []
+
+
+def test_a_chat_export_is_committed_in_parts_with_long_turns_in_pieces(store, encoder,
+                                                                     tmp_path):
+    from assistant.ingest.pipeline import import_file
+
+    export = chat_export(tmp_path / "conversations.json")
+    seen = []
+    import_file(store, encoder, tmp_path / "conversations.json", batch_chunks=4,
+                on_chunks=lambda p, done, total: seen.append((done, total)))
+    assert len(seen) >= 2 and seen[-1][0] == seen[-1][1]  # several commits, all turns
+    check_export_stored(store, export)
+    long_turn = [h for h in store.list_memories(limit=1000) if h.meta.get("part") == 2][0]
+    assert long_turn.text.startswith(("User: ", "Assistant: "))
+
+
+def test_a_bad_conversation_late_in_an_export_stores_nothing(store, encoder, tmp_path):
+    from assistant.ingest.pipeline import import_paths
+
+    export = chat_export(tmp_path / "conversations.json") + [{"title": "no mapping"}]
+    (tmp_path / "conversations.json").write_text(json.dumps(export), encoding="utf-8")
+    report = import_paths(store, encoder, [tmp_path / "conversations.json"], progress=False)
+    assert f"conversation {len(export) - 1} has no message mapping" in str(report.failed[0])
+    assert store.stats()["memories"] == store.stats()["documents"] == 0
+    assert store.conversations() == []
+
+
+@pytest.mark.slow
+def test_a_killed_export_import_continues_where_it_stopped(home, encoder, tmp_path):
+    from assistant.ingest.pipeline import import_file
+
+    path = tmp_path / "conversations.json"
+    export = chat_export(path, 0.1)
+    first = kill_after_a_batch(home, path)
+    seen = []
+    with open_store(home, encoder) as s:
+        assert s.document_by_path(str(path.resolve())) is None  # not yet
+        import_file(s, encoder, path, batch_chunks=2,
+                    on_chunks=lambda p, done, total: seen.append(done))
+        assert seen[0] > int(first[1])  # went on after what the killed import committed
+        check_export_stored(s, export)

@@ -150,7 +150,7 @@ def test_messages_turns_and_state_persist(home, encoder):
     with MemoryStore(home, embedding_model=encoder.name, dim=encoder.dim) as s:
         cid = s.create_conversation("trip")
         turn = "User: We fly to Oslo on Friday."
-        _, mid = s.add_message(cid, "user", "We fly to Oslo on Friday.", memory=NewMemory(
+        _, (mid,) = s.add_message(cid, "user", "We fly to Oslo on Friday.", memory=NewMemory(
             "turn", turn, encoder.encode_one(turn), datetime(2024, 2, 1)))
         s.add_message(cid, "assistant", "Noted.")
         s.put_state(cid, "ltmt", b"\x01\x02")

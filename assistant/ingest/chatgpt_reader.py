@@ -6,6 +6,7 @@ import hashlib
 import json
 import logging
 import math
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -19,28 +20,82 @@ _ROLES = frozenset({"user", "assistant"})
 
 def read_chatgpt(path: Path, raw: bytes) -> tuple[str, list[ImportedConversation]]:
     """Read a ChatGPT conversations.json into conversations of user/assistant turns."""
+    text, _, _ = scan_chatgpt(path, raw)
+    return "ChatGPT export", list(stream_chatgpt(path, text))
+
+
+def scan_chatgpt(path: Path, raw: bytes) -> tuple[str, int, int]:
+    """Check a whole export before anything is stored, one conversation at a time so
+    memory stays bounded: (decoded text, conversations, turns) with text to import."""
     try:
-        data = json.loads(raw.decode("utf-8-sig"))
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        reason = (str(exc) or type(exc).__name__)[:120]
-        raise ReadError(path, f"malformed ChatGPT export (invalid JSON: {reason})") from exc
-    if not isinstance(data, list):
-        raise ReadError(path, "malformed ChatGPT export (expected a list of conversations)")
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ReadError(path, f"malformed ChatGPT export (invalid JSON: {exc})") from exc
+    conversations = turns = 0
+    for conversation in stream_chatgpt(path, text):
+        conversations += 1
+        turns += len(conversation.turns)
+    if not conversations:
+        raise ReadError(path, "empty: no text to import (no conversation has any messages)")
+    return text, conversations, turns
+
+
+def stream_chatgpt(path: Path, text: str) -> Iterator[ImportedConversation]:
+    """The export's conversations that hold text, parsed one at a time, in file order."""
     fallback_time = datetime.fromtimestamp(path.stat().st_mtime, UTC).replace(tzinfo=None)
-    conversations = []
-    for index, item in enumerate(data):
+    for index, item in enumerate(_items(path, text)):
         if not isinstance(item, dict) or not isinstance(item.get("mapping"), dict):
             raise ReadError(
                 path, f"malformed ChatGPT export (conversation {index} has no message mapping)"
             )
         conversation = _read_conversation(item, fallback_time)
         if conversation.turns:
-            conversations.append(conversation)
+            yield conversation
         else:
             log.info("%s: conversation %d has no user/assistant text; skipped", path.name, index)
-    if not conversations:
-        raise ReadError(path, "empty: no text to import (no conversation has any messages)")
-    return "ChatGPT export", conversations
+
+
+def _items(path: Path, text: str) -> Iterator[object]:
+    """The elements of the top-level JSON list, decoded one by one (a 30 MB export
+    decoded whole takes gigabytes as Python objects)."""
+    decoder = json.JSONDecoder()
+    pos = _skip_space(text, 0)
+    if not text.startswith("[", pos):
+        try:  # valid JSON of another shape, or not JSON at all: say which
+            json.loads(text)
+        except (ValueError, RecursionError) as exc:
+            raise _invalid(path, exc) from exc
+        raise ReadError(path, "malformed ChatGPT export (expected a list of conversations)")
+    pos = _skip_space(text, pos + 1)
+    if text.startswith("]", pos):
+        pos += 1
+    else:
+        while True:
+            try:
+                item, pos = decoder.raw_decode(text, pos)
+            except (ValueError, RecursionError) as exc:
+                raise _invalid(path, exc) from exc
+            yield item
+            pos = _skip_space(text, pos)
+            if text.startswith("]", pos):
+                pos += 1
+                break
+            if not text.startswith(",", pos):
+                raise _invalid(path, json.JSONDecodeError("Expecting ',' delimiter", text, pos))
+            pos = _skip_space(text, pos + 1)
+    if _skip_space(text, pos) != len(text):
+        raise _invalid(path, json.JSONDecodeError("Extra data", text, pos))
+
+
+def _skip_space(text: str, pos: int) -> int:
+    while pos < len(text) and text[pos] in " \t\r\n":
+        pos += 1
+    return pos
+
+
+def _invalid(path: Path, exc: Exception) -> ReadError:
+    reason = (str(exc) or type(exc).__name__)[:120]
+    return ReadError(path, f"malformed ChatGPT export (invalid JSON: {reason})")
 
 
 def _read_conversation(item: dict[str, Any], fallback_time: datetime) -> ImportedConversation:

@@ -14,6 +14,10 @@ import re
 from assistant.ingest.sections import split_paragraphs
 from assistant.ingest.types import Chunk, Section
 
+# ~180 words is ~240 MiniLM tokens: a whole chunk fits the encoder's 256-token window.
+CHUNK_WORDS = 180
+CHUNK_OVERLAP = 25
+
 # A sentence ends at . ! ? or … , possibly followed by a closing quote or bracket.
 _SENTENCE_BREAK = re.compile(r"(?<=[.!?…])\s+|(?<=[.!?…][\"'”’)\]])\s+")
 
@@ -44,6 +48,15 @@ def chunk_sections(
         for text in _pack(units, max_words, overlap_words):
             chunks.append(Chunk(text, locator, len(chunks)))
     return chunks
+
+
+def turn_parts(text: str, max_words: int = CHUNK_WORDS,
+               overlap_words: int = CHUNK_OVERLAP) -> list[str]:
+    """A chat turn as the texts to embed: the turn itself, or, when it is too long for
+    the encoder's window, its chunks as a document's (so its end is found by meaning)."""
+    if _count(text) <= max_words:
+        return [text]
+    return [c.text for c in chunk_sections([Section(text, "")], max_words, overlap_words)]
 
 
 def split_sentences(text: str) -> list[str]:

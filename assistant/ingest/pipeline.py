@@ -12,17 +12,22 @@ from pathlib import Path
 from tqdm import tqdm
 
 from assistant.encoder import Encoder
-from assistant.ingest.chunking import chunk_sections
-from assistant.ingest.readers import read_document
-from assistant.ingest.types import Chunk, ReadDocument, ReadError, is_supported
+from assistant.ingest.chatgpt_reader import stream_chatgpt
+from assistant.ingest.chunking import CHUNK_OVERLAP, CHUNK_WORDS, chunk_sections, turn_parts
+from assistant.ingest.readers import open_export, read_document
+from assistant.ingest.types import (
+    CHATGPT_EXPORT_NAME,
+    Chunk,
+    ImportedConversation,
+    ReadDocument,
+    ReadError,
+    is_supported,
+)
 from memory_store.records import NewConversation, NewMemory, NewTurn
 from memory_store.store import MemoryStore
 
 log = logging.getLogger(__name__)
 
-# ~180 words is ~240 MiniLM tokens: a whole chunk fits the encoder's 256-token window.
-CHUNK_WORDS = 180
-CHUNK_OVERLAP = 25
 
 
 @dataclass
@@ -59,7 +64,8 @@ def collect_files(paths: Iterable[Path]) -> tuple[dict[Path, str], list[ReadErro
 
 # Called after each file: (files done, files in all, file, memories added or why not).
 FileHook = Callable[[int, int, Path, "int | str | ReadError"], None]
-# Called after each committed part of a big file: (file, chunks done, chunks in all).
+# Called after each committed part of a big file: (file, chunks done, chunks in all);
+# for a chat export, turns rather than chunks.
 ChunkHook = Callable[[Path, int, int], None]
 BATCH_CHUNKS = 512  # chunks per commit of a big file: about 20 s of encoding on 2 cores
 
@@ -82,7 +88,7 @@ def import_paths(store: MemoryStore, encoder: Encoder, paths: Iterable[Path],
             result = import_file(
                 store, encoder, path, files[path], batch_chunks=batch_chunks,
                 on_chunks=lambda p, done, total: bar.set_postfix_str(
-                    f"{p.name[:30]} {done}/{total} chunks"))
+                    f"{p.name[:30]} {done}/{total}"))
         except ReadError as exc:
             result = exc
             report.failed.append(exc)
@@ -106,7 +112,8 @@ def import_file(store: MemoryStore, encoder: Encoder, path: Path, cited_as: str 
                 ) -> int | str:
     """Import one file: the number of memories stored, or why it was skipped. Its
     memories cite it as `cited_as` (default: its name). A file of more than
-    `batch_chunks` chunks is committed in parts, reported to `on_chunks`."""
+    `batch_chunks` chunks (a chat export of more turns) is committed in parts, reported
+    to `on_chunks`."""
     path = path.resolve()
     content_hash = hashlib.sha256(path.read_bytes()).hexdigest()
     same_path = store.document_by_path(str(path))
@@ -115,19 +122,19 @@ def import_file(store: MemoryStore, encoder: Encoder, path: Path, cited_as: str 
     same_content = store.document_by_hash(content_hash)
     if same_content is not None and same_content.path != str(path):
         return f"same content as {same_content.path}, already imported"
-    doc = read_document(path)
     modified = datetime.fromtimestamp(path.stat().st_mtime, UTC).replace(tzinfo=None)
+    if path.name.lower() == CHATGPT_EXPORT_NAME:
+        return _import_export(store, encoder, path, modified, batch_chunks, on_chunks)
+    doc = read_document(path)
     planned = chunk_sections(doc.sections, max_words=CHUNK_WORDS, overlap_words=CHUNK_OVERLAP)
     cited_as = cited_as or path.name
-    if len(planned) > batch_chunks and not doc.conversations:
+    if len(planned) > batch_chunks:
         return _import_in_parts(store, encoder, doc, planned, modified, cited_as,
                                 batch_chunks, on_chunks)
     chunks = _chunk_memories(doc, planned, encoder, modified, cited_as)
-    conversations = _conversations(doc, encoder)
     store.replace_document(path=str(path), content_hash=doc.content_hash, kind=doc.kind,
-                           title=doc.title, modified_at=modified, chunks=chunks,
-                           conversations=conversations)
-    return len(chunks) + sum(1 for c in conversations for t in c.turns if t.memory)
+                           title=doc.title, modified_at=modified, chunks=chunks)
+    return len(chunks)
 
 
 def _import_in_parts(store: MemoryStore, encoder: Encoder, doc: ReadDocument,
@@ -136,8 +143,9 @@ def _import_in_parts(store: MemoryStore, encoder: Encoder, doc: ReadDocument,
     """A big file, committed `batch_chunks` at a time under a staging document (memory
     stays bounded, a kill loses one batch at most), continuing after the last committed
     batch when the same bytes were being imported before, then published at once."""
-    doc_id, done = store.staged_document(path=str(doc.path), content_hash=doc.content_hash,
-                                         kind=doc.kind, title=doc.title, modified_at=modified)
+    doc_id, done, _ = store.staged_document(
+        path=str(doc.path), content_hash=doc.content_hash, kind=doc.kind, title=doc.title,
+        modified_at=modified)
     if done:
         log.info("continuing the import of %s after chunk %d of %d", doc.path, done,
                  len(planned))
@@ -173,22 +181,57 @@ def _embedding_text(chunk: Chunk) -> str:
     return f"{chunk.locator}\n{chunk.text}" if is_heading else chunk.text
 
 
-def _conversations(doc: ReadDocument, encoder: Encoder) -> list[NewConversation]:
-    if not doc.conversations:
-        return []
-    turns = [t for c in doc.conversations for t in c.turns]
-    # Both sides are kept: in an export the assistant's replies are what the user read.
-    texts = [f"{'User' if t.role == 'user' else 'Assistant'}: {t.text}" for t in turns]
-    vectors = iter(encoder.encode(texts))
-    text_of = iter(texts)
+def _import_export(store: MemoryStore, encoder: Encoder, path: Path, modified: datetime,
+                   batch_turns: int, on_turns: ChunkHook | None) -> int:
+    """A ChatGPT export, checked whole first (a malformed one stores nothing), then parsed
+    and committed a few conversations at a time under a staging document, continuing
+    after the conversations a killed import committed; published at once at the end."""
+    export = open_export(path)
+    doc_id, stored, done = store.staged_document(
+        path=str(path), content_hash=export.content_hash, kind="chatgpt",
+        title="ChatGPT export", modified_at=modified)
+    if done:
+        log.info("continuing the import of %s after conversation %d of %d", path, done,
+                 export.conversations)
+    batch: list[ImportedConversation] = []
+    turns_read = 0
+    for index, conversation in enumerate(stream_chatgpt(path, export.text)):
+        turns_read += len(conversation.turns)
+        if index < done:
+            continue
+        batch.append(conversation)
+        last = index == export.conversations - 1
+        if last or sum(len(c.turns) for c in batch) >= batch_turns:
+            memories = _conversations(batch, encoder)
+            store.add_staged_conversations(doc_id, memories)
+            stored += sum(len(t.memories) for c in memories for t in c.turns)
+            batch = []
+            if on_turns:
+                on_turns(path, turns_read, export.turns)
+    store.publish_document(doc_id, str(path))
+    return stored
+
+
+def _conversations(conversations: list[ImportedConversation], encoder: Encoder
+                   ) -> list[NewConversation]:
+    """Conversations with their turns' memories: one per turn, or one per part of a turn
+    too long for the encoder's window. Both sides are kept: in an export the
+    assistant's replies are what the user read."""
+    parts = [[f"{'User' if t.role == 'user' else 'Assistant'}: {p}" for p in turn_parts(t.text)]
+             for c in conversations for t in c.turns]
+    vectors = iter(encoder.encode([p for turn in parts for p in turn]))
+    parts_of = iter(parts)
     out = []
-    for conv in doc.conversations:
+    for conv in conversations:
         new_turns = []
         for t in conv.turns:
-            memory = NewMemory(kind="turn", text=next(text_of), embedding=next(vectors),
-                               created_at=t.created_at,
-                               meta={"title": conv.title, "role": t.role, "origin": "chatgpt"})
+            texts = next(parts_of)
+            memories = [NewMemory(kind="turn", text=text, embedding=next(vectors),
+                                  created_at=t.created_at,
+                                  meta={"title": conv.title, "role": t.role, "origin": "chatgpt"}
+                                  | ({"part": n} if len(texts) > 1 else {}))
+                        for n, text in enumerate(texts, start=1)]
             new_turns.append(NewTurn(role=t.role, text=t.text, created_at=t.created_at,
-                                     memory=memory))
+                                     memories=memories))
         out.append(NewConversation(conv.title, conv.created_at, conv.external_id, new_turns))
     return out

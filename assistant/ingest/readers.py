@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
-from assistant.ingest.chatgpt_reader import read_chatgpt
+from assistant.ingest.chatgpt_reader import read_chatgpt, scan_chatgpt
 from assistant.ingest.docx_reader import read_docx
 from assistant.ingest.html_reader import read_html
 from assistant.ingest.markdown_reader import read_markdown
@@ -63,6 +64,26 @@ def read_document(path: Path) -> ReadDocument:
     if not sections:
         raise ReadError(path, "empty: no text to import")
     return ReadDocument(path, kind, title, content_hash, sections, [])
+
+
+@dataclass(frozen=True)
+class ExportFile:
+    """A checked ChatGPT export, ready to stream: its text and what it holds."""
+
+    path: Path
+    content_hash: str
+    text: str
+    conversations: int
+    turns: int
+
+
+def open_export(path: Path) -> ExportFile:
+    """Read and check a whole conversations.json without keeping its parsed objects."""
+    raw = _read_bytes(path)
+    if not raw.strip():
+        raise ReadError(path, "empty: no text to import")
+    text, conversations, turns = scan_chatgpt(path, raw)
+    return ExportFile(path, hashlib.sha256(raw).hexdigest(), text, conversations, turns)
 
 
 def _read_bytes(path: Path) -> bytes:

@@ -25,7 +25,7 @@ def replay(sample: Sample, store: MemoryStore, encoder: Encoder, on_turn: TurnHo
     texts = [t.memory_text() for t in turns]
     vectors = encoder.encode(texts)
     for turn, text, vec in zip(turns, texts, vectors, strict=True):
-        _, mid = store.add_message(cid, turn.speaker, turn.text, turn.when, memory=NewMemory(
+        _, (mid,) = store.add_message(cid, turn.speaker, turn.text, turn.when, memory=NewMemory(
             kind="turn", text=text, embedding=vec, created_at=turn.when,
             meta={"dia_id": turn.dia_id, "speaker": turn.speaker, "session": turn.session}))
         if on_turn is not None:
