@@ -185,6 +185,13 @@ def cmd_bench_faults(agent, args) -> int:
     return 0
 
 
+def cmd_bench_ingest(agent, args) -> int:
+    from assistant import bench_ingest
+
+    print(json.dumps(bench_ingest.run(args.text_mb, args.export_mb, args.limit_s), indent=2))
+    return 0
+
+
 def cmd_bench_docs(agent, args) -> int:
     from assistant import bench_docs
 
@@ -340,6 +347,13 @@ def build_parser() -> argparse.ArgumentParser:
     fa.add_argument("--runs", type=_count, default=50)
     fa.add_argument("--seed", type=int, default=0)
     fa.set_defaults(fn=cmd_bench_faults)
+    ig = bsub.add_parser("ingest", help="chunks/s and peak memory importing a big text "
+                         "file and a big ChatGPT export")
+    ig.add_argument("--text-mb", type=float, default=50)
+    ig.add_argument("--export-mb", type=float, default=30)
+    ig.add_argument("--limit-s", type=float, default=0,
+                    help="stop each import after a part committed past this many seconds")
+    ig.set_defaults(fn=cmd_bench_ingest)
     do = bsub.add_parser("docs", help="answers and cited sections on imported documentation")
     do.add_argument("--file", type=Path, help="the check (default data/docs-dev.json; "
                     "data/docs-heldout.json is the held-out one)")

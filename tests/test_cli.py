@@ -223,3 +223,20 @@ def test_bench_startup_reports_the_first_screen_and_models_ready(model_cache, mo
                            "vs_bare_textual", "models_ready_median_s",
                            "bare_generator_load_median_s", "ready_vs_bare_generator"}
     assert all(v > 0 for v in result.values())
+
+
+@pytest.mark.slow
+def test_bench_ingest_imports_both_big_files_and_reports_memory(tmp_path, model_cache,
+                                                                capsys, monkeypatch):
+    from assistant.cli import main
+
+    monkeypatch.setenv("ASSISTANT_CACHE", str(model_cache))
+    assert main(["--home", str(tmp_path / "home"), "bench", "ingest", "--text-mb", "0.05",
+                 "--export-mb", "0.05"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["encoder"]["chunks"] > 16 and result["encoder"]["ratio"] > 0
+    for name in ("text", "chatgpt_export"):
+        figures = result[name]
+        assert figures["finished"] and figures["parts_done"] == figures["parts_in_file"] > 0
+        assert figures["memories_stored"] >= figures["parts_done"]
+        assert figures["peak_rss_mb"] > 100 and figures["memories_per_s"] > 0
