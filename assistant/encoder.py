@@ -68,7 +68,7 @@ class Encoder:
             for idx in self._batches(texts, order):
                 batch = self._tokenizer(
                     [texts[i] for i in idx], padding=True, truncation=True,
-                    max_length=MAX_TOKENS, return_tensors="pt",
+                    max_length=MAX_TOKENS, return_tensors="pt", pad_to_multiple_of=32,
                 )
                 hidden = self._model(**batch).last_hidden_state  # (B, T, 384)
                 mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)  # (B, T, 1)
@@ -85,7 +85,7 @@ class Encoder:
             if self.batch_tokens:
                 # The batch's longest text is its last; ~4 characters a token.
                 longest = len(texts[order[min(start + size, len(order)) - 1]])
-                tokens = min(MAX_TOKENS, longest // 4 + 2)
+                tokens = min(MAX_TOKENS, (longest // 4 + 2 + 31) // 32 * 32)
                 size = max(1, min(size, self.batch_tokens // tokens))
             yield order[start:start + size]
             start += size

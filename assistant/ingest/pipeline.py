@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import logging
+import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -153,10 +155,21 @@ def _import_in_parts(store: MemoryStore, encoder: Encoder, doc: ReadDocument,
         batch = planned[start:start + batch_chunks]
         store.add_staged_chunks(doc_id, _chunk_memories(doc, batch, encoder, modified,
                                                         cited_as))
+        _return_freed_memory()
         if on_chunks:
             on_chunks(doc.path, start + len(batch), len(planned))
     store.publish_document(doc_id, str(doc.path))
     return len(planned)
+
+
+def _return_freed_memory() -> None:
+    """Hand the heap freed by a batch back to the OS. Without it glibc keeps it, and
+    batches of varied shapes grow a big import's memory by ~25 MB a batch."""
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL("libc.so.6").malloc_trim(0)
+        except (OSError, AttributeError):  # not glibc (musl): nothing to hand back
+            pass
 
 
 def _chunk_memories(doc: ReadDocument, chunks: list[Chunk], encoder: Encoder, when: datetime,
@@ -206,6 +219,7 @@ def _import_export(store: MemoryStore, encoder: Encoder, path: Path, modified: d
             store.add_staged_conversations(doc_id, memories)
             stored += sum(len(t.memories) for c in memories for t in c.turns)
             batch = []
+            _return_freed_memory()
             if on_turns:
                 on_turns(path, turns_read, export.turns)
     store.publish_document(doc_id, str(path))
