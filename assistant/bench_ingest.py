@@ -113,8 +113,18 @@ def _import_child(home: str, file: str, limit_s: float) -> None:
         "finished": finished, "seconds": round(seconds, 1), "parts_done": progress["done"],
         "parts_in_file": progress["total"], "memories_stored": memories,
         "memories_per_s": round(memories / seconds, 1),
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "peak_rss_mb": _peak_rss_mb(),
     }))
+
+
+def _peak_rss_mb() -> int:
+    """This process's peak resident memory. VmHWM, where there is one: ru_maxrss keeps
+    the parent's peak across fork and exec, so a child would report the bench's own."""
+    try:
+        status = Path("/proc/self/status").read_text()
+        return int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1)) // 1024
+    except (OSError, AttributeError):
+        return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 
 
 def _measure(home: Path, file: Path, limit_s: float) -> dict:
