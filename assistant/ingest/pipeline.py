@@ -31,7 +31,6 @@ from memory_store.store import MemoryStore
 log = logging.getLogger(__name__)
 
 
-
 @dataclass
 class ImportReport:
     """What an import did, file by file."""
