@@ -221,13 +221,14 @@ class Agent:
 
     # Memory ------------------------------------------------------------------------------
 
-    def recall(self, query: str, k: int | None = None) -> list[Hit]:
-        """The k memories most relevant to `query`, ranked by LTM-T from a fresh state."""
+    def recall(self, query: str, k: int | None = None, **filters) -> list[Hit]:
+        """The k memories most relevant to `query`, ranked by LTM-T from a fresh state;
+        `filters` (kinds, since, until) hold inside the search."""
         return self.recall_for(query, self.encoder.encode_one(query), None, self.clock(),
-                               k=k).hits
+                               k=k, **filters).hits
 
     def recall_for(self, question: str, vector, state, now: datetime,
-                   exclude: Sequence[int] = (), k: int | None = None) -> Recall:
+                   exclude: Sequence[int] = (), k: int | None = None, **filters) -> Recall:
         """The recall step of the one answer path (`ask`, the chat, `bench locomo`): LTM-T
         from `state` (None: a fresh one) with the question's own time window, and each
         superseded memory followed by the newer one that replaced it."""
@@ -235,7 +236,7 @@ class Agent:
         with self._lock:
             state = r.initial_state() if state is None else state
             recalled = r.recall(question, vector, state, k or self.settings.k, now,
-                                exclude=exclude, window=time_window(question, now))
+                                exclude=exclude, window=time_window(question, now), **filters)
         recalled.hits = self._prefer_newer(recalled.hits)
         return recalled
 
@@ -262,12 +263,17 @@ class Agent:
         return self.store.search(self.encoder.encode_one(query), query, k)
 
     def remember(self, conversation_id: int | None, fact: str, said: str | None = None,
-                 now: datetime | None = None) -> tuple[Hit, list[Conflict]]:
-        """Store `fact` as a pinned memory (and `said` as the user's message, if in a chat)."""
+                 now: datetime | None = None, source: str = "",
+                 speaker: str = "User") -> tuple[Hit, list[Conflict]]:
+        """Store `fact` as a pinned memory (and `said` as the user's message, if in a chat).
+        `source` says where a fact from outside a chat came from ("mcp:claude-code");
+        `speaker` is who said it, "" when nobody did in so many words."""
         now = now or self.clock()
-        text = f"[{format_date(now)}] User: {annotate(fact, now)}"
+        said_by = f"{speaker}: " if speaker else ""
+        text = f"[{format_date(now)}] {said_by}{annotate(fact, now)}"
         memory = NewMemory(kind="fact", text=text, embedding=self.encoder.encode_one(text),
-                           created_at=to_utc(now), pinned=True, meta=self._subject_meta(fact))
+                           created_at=to_utc(now), source=source, pinned=True,
+                           meta=self._subject_meta(fact))
         if conversation_id is None:
             (mid,) = self.store.add_memories([memory])
         else:

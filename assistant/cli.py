@@ -1,4 +1,4 @@
-"""The `assistant` console script: chat, ask, import, search, memories, bench, doctor."""
+"""The `assistant` console script: chat, ask, import, search, memories, mcp, bench, doctor."""
 
 from __future__ import annotations
 
@@ -260,6 +260,26 @@ def cmd_doctor(agent, args) -> int:
     return 0
 
 
+def mcp_config(settings: Settings) -> dict:
+    """The client configuration that starts this install's MCP server on this data folder
+    (Claude Desktop's `mcpServers`; Claude Code and most clients take the same fields)."""
+    return {"mcpServers": {"memory": {
+        "command": sys.executable,
+        "args": ["-m", "assistant.cli", "--home", str(settings.home), "mcp"]}}}
+
+
+def cmd_mcp(agent, args) -> int:
+    if args.print_config:
+        print(json.dumps(mcp_config(agent.settings), indent=2))
+        return 0
+    from assistant.mcp_server import build_server
+
+    agent.encoder.load()  # before the first call, so a client's first search is quick
+    log.info("MCP server on %s", agent.settings.home)
+    build_server(agent).run("stdio")
+    return 0
+
+
 def _count(value: str) -> int:
     """A number of memories: a whole number of at least 1."""
     try:
@@ -381,6 +401,10 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--weights", type=Path, help="LTM-T checkpoint for recall otherwise "
                    "(default data/ltmt.pt)")
     g.set_defaults(fn=cmd_train_generator)
+    mc = sub.add_parser("mcp", help="serve this memory to other AI tools over MCP (stdio)")
+    mc.add_argument("--print-config", action="store_true", help="print the client "
+                    "configuration that starts this server, to paste into the client")
+    mc.set_defaults(fn=cmd_mcp)
     d = sub.add_parser("doctor", help="show where data and models are")
     d.add_argument("--repair", action="store_true", help="mend a damaged store's schema (a "
                    "copy of the database is kept first)")

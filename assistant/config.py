@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import platformdirs
@@ -46,6 +46,9 @@ class Settings:
     # A proxy from HTTP(S)_PROXY is used for a server on another machine (unless NO_PROXY
     # names it), never for one on this machine unless this is true.
     proxy_loopback: bool = False
+    # Folders whose files other AI tools may import through `assistant mcp`; none by
+    # default, so a connected tool cannot read the disk at will.
+    mcp_import_folders: list = field(default_factory=list)
 
     @property
     def log_path(self) -> Path:

@@ -132,23 +132,30 @@ class Recaller:
     @torch.inference_mode()
     def recall(self, text: str, x: np.ndarray, state: torch.Tensor | None, k: int,
                now: datetime | date | None = None, exclude: Sequence[int] = (),
-               depth: int | None = None, window: tuple[date, date] | None = None) -> Recall:
+               depth: int | None = None, window: tuple[date, date] | None = None,
+               kinds: Sequence[str] | None = None, since: datetime | None = None,
+               until: datetime | None = None) -> Recall:
         """The top k memories for `text` (embedding `x`) and the updated state.
 
         With a time `window` (from the user's own words), memories of that time join the
-        candidates through a filtered search and are ranked first."""
+        candidates through a filtered search and are ranked first. `kinds`, `since` and
+        `until` (a caller's explicit filters) hold inside the search, before top-k."""
         now = now or datetime.now()
         now = now if isinstance(now, datetime) else datetime(now.year, now.month, now.day)
         depth = depth or self.depth
         xt = torch.from_numpy(np.asarray(x, np.float32)).reshape(1, -1)
         query = xt if self.model is None else self.model.query(xt, state)
-        hits = self.store.search(query[0].numpy(), text, max(depth, k) + len(exclude))
+        hits = self.store.search(query[0].numpy(), text, max(depth, k) + len(exclude),
+                                 kinds=kinds, since=since, until=until)
+        if since is not None or until is not None:
+            window = None  # the caller's own time filter wins over the one in the words
         if window is not None:
             seen = {h.id for h in hits}
-            since = datetime(window[0].year, window[0].month, window[0].day)
-            until = datetime(window[1].year, window[1].month, window[1].day) + timedelta(days=1)
+            start = datetime(window[0].year, window[0].month, window[0].day)
+            end = datetime(window[1].year, window[1].month, window[1].day) + timedelta(days=1)
             hits += [h for h in self.store.search(query[0].numpy(), text, k + len(exclude),
-                                                  since=since, until=until) if h.id not in seen]
+                                                  kinds=kinds, since=start, until=end)
+                     if h.id not in seen]
         cap = max(depth, k) + (k if window is not None else 0)
         excluded = set(exclude)
         hits = [h for h in hits if h.id not in excluded][:cap]

@@ -366,6 +366,36 @@ async def test_memory_browser_pins_forgets_and_exports(settings, encoder, genera
         await until(pilot, lambda: all(h.id != hit.id for h in browser.hits))
 
 
+async def test_mcp_memories_show_in_the_app_and_can_be_forgotten(settings, encoder, generator):
+    """A fact another AI tool stored through MCP is a memory like any other: the browser
+    shows who wrote it, and the user can forget it."""
+    from mcp import Client
+    from mcp_types import Implementation
+
+    from assistant.mcp_server import build_server
+
+    with Agent(settings, encoder=encoder, generator=generator) as agent:
+        async with Client(build_server(agent),
+                          client_info=Implementation(name="claude-code", version="1")) as c:
+            result = await c.call_tool("remember", {"fact": "The dentist is Dr Osei on Tuesdays."})
+            assert not result.is_error
+    app = app_for(settings, encoder, generator)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.ready)
+        await send(pilot, app, "/search dentist")
+        await until(pilot, lambda: isinstance(app.screen, MemoryBrowser) and app.screen.hits)
+        browser = app.screen
+        (hit,) = [h for h in browser.hits if "Dr Osei" in h.text]
+        assert hit.source == "mcp:claude-code"
+        row = browser.query_one(DataTable).get_row(str(hit.id))
+        assert "claude-code via MCP" in row[3]
+        browser.query_one(DataTable).focus()
+        await pilot.press("d")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmForget))
+        app.screen.query_one("#forget", Button).press()
+        await until(pilot, lambda: app.agent.memory(hit.id) is None)
+
+
 async def steady(pilot) -> None:
     """Hold every input's cursor on: it blinks on a 0.5 s timer, and a snapshot taken on
     a busy machine would otherwise catch either phase."""

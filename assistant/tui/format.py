@@ -25,6 +25,8 @@ def source_label(hit: Hit, titles: dict[int, str] | None = None) -> str:
         return f"\u201c{title}\u201d, turn {m['turn']}"
     if m := _SUMMARY.match(hit.source):
         return f"summary of \u201c{titles.get(int(m['cid']), 'conversation ' + m['cid'])}\u201d"
+    if hit.source.startswith("mcp:"):  # written by another AI tool through `assistant mcp`
+        return f"{hit.source[4:]} via MCP"
     path, _, where = hit.source.partition("#")
     if where.startswith("page="):
         return f"{path}, page {where[5:]}"

@@ -1,0 +1,134 @@
+"""`assistant mcp`: the real server as a child process, driven by the MCP SDK's own stdio
+client, on a real store; and in-process with the app, for what the user sees of it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import datetime
+
+import pytest
+from mcp import Client
+from mcp.client.stdio import StdioServerParameters
+from mcp_types import Implementation
+
+from assistant.agent import Agent
+from memory_store.records import NewMemory
+
+TOOLS = {"search_memory", "ask", "remember", "forget", "list_conversations",
+         "get_conversation", "import_documents", "memory_stats"}
+
+
+def payload(result):
+    """A tool result's JSON value (a list comes wrapped as {"result": [...]})."""
+    assert not result.is_error, result.content
+    value = result.structured_content
+    if value is None:
+        value = json.loads(result.content[0].text)
+    return value["result"] if isinstance(value, dict) and set(value) == {"result"} else value
+
+
+def error_text(result) -> str:
+    assert result.is_error
+    return " ".join(c.text for c in result.content)
+
+
+@pytest.fixture
+def mcp_home(settings, encoder, generator, tmp_path):
+    """A data folder with one chat, a folder the user allowed for import (with a note in
+    it) and a file outside it."""
+    allowed = tmp_path / "allowed"
+    allowed.mkdir()
+    (allowed / "boat.md").write_text("# The boat\n\nThe sailing boat Kestrel is moored at "
+                                     "pontoon 14 in Lymington marina.\n")
+    (tmp_path / "secret.txt").write_text("The safe code is 9921.\n")
+    settings.home.mkdir(parents=True, exist_ok=True)
+    allow = f"mcp_import_folders = [{json.dumps(str(allowed))}]\n"
+    (settings.home / "config.toml").write_text(allow)
+    with Agent(settings, encoder=encoder, generator=generator) as agent:
+        cid = agent.new_conversation("Garden plans")
+        said = "I want to plant three apple trees by the staging shed in October."
+        when = datetime(2026, 3, 2, 10, 0)
+        agent.store.add_message(cid, "user", said, when, memory=NewMemory(
+            kind="turn", text=f"[2 March 2026] User: {said}",
+            embedding=encoder.encode_one(said), created_at=when))
+    return settings.home, allowed, tmp_path / "secret.txt", cid
+
+
+def server_params(home) -> StdioServerParameters:
+    env = {"ASSISTANT_CACHE": os.environ["ASSISTANT_CACHE"], "HF_HUB_OFFLINE": "1",
+           "TRANSFORMERS_OFFLINE": "1"}
+    return StdioServerParameters(command=sys.executable,
+                                 args=["-m", "assistant.cli", "--home", str(home), "mcp"], env=env)
+
+
+@pytest.mark.slow
+async def test_every_tool_over_stdio(mcp_home, model_cache):
+    home, allowed, outside, cid = mcp_home
+    async with Client(server_params(home), client_info=Implementation(name="test-client",
+                                                                      version="1"),
+                      read_timeout_seconds=300) as client:
+        tools = {t.name: t for t in (await client.list_tools()).tools}
+        assert set(tools) == TOOLS
+        assert tools["search_memory"].input_schema["properties"]["k"]["type"] == "integer"
+        assert all(t.description for t in tools.values())
+
+        fact = payload(await client.call_tool("remember", {
+            "fact": "The staging server is called heron-7."}))["remembered"]
+        assert fact["source"] == "mcp:test-client" and fact["pinned"]
+        found = payload(await client.call_tool("search_memory", {
+            "query": "what is the staging server called", "k": 3}))
+        assert found[0]["id"] == fact["id"] and found[0]["ltmt_weight"] is not None
+        assert payload(await client.call_tool("search_memory", {
+            "query": "staging server", "kind": "turn"}))[0]["kind"] == "turn"
+        assert payload(await client.call_tool("search_memory", {
+            "query": "staging server", "since": "2099-01-01"})) == []
+
+        refused = await client.call_tool("import_documents", {"paths": [str(outside)]})
+        assert "outside the folders allowed" in error_text(refused)
+        sneaky = await client.call_tool("import_documents",
+                                        {"paths": [str(allowed / ".." / outside.name)]})
+        assert "outside the folders allowed" in error_text(sneaky)
+        imported = payload(await client.call_tool("import_documents", {"paths": [str(allowed)]}))
+        assert [i["path"] for i in imported["imported"]] == [str(allowed / "boat.md")]
+
+        answer = payload(await client.call_tool("ask", {"question": "Where is Kestrel moored?"}))
+        assert "pontoon 14" in answer["answer"]
+        assert "boat.md" in answer["support"]["source"], answer["support"]
+
+        convs = payload(await client.call_tool("list_conversations"))
+        assert [c["title"] for c in convs] == ["Garden plans"]
+        chat = payload(await client.call_tool("get_conversation", {"conversation_id": cid}))
+        assert chat["messages"][0]["text"].startswith("I want to plant three apple trees")
+        assert "no conversation #999" in error_text(
+            await client.call_tool("get_conversation", {"conversation_id": 999}))
+
+        gone = payload(await client.call_tool("forget", {"memory_id": fact["id"]}))
+        assert gone["forgotten"]["text"].endswith("heron-7.")
+        assert all(h["id"] != fact["id"] for h in payload(await client.call_tool(
+            "search_memory", {"query": "staging server heron-7"})))
+        assert f"no memory #{fact['id']}" in error_text(
+            await client.call_tool("forget", {"memory_id": fact["id"]}))
+
+        # Bad arguments are tool errors; the server goes on serving.
+        assert error_text(await client.call_tool("search_memory", {"query": "x", "k": 0}))
+        assert "not a date" in error_text(await client.call_tool(
+            "search_memory", {"query": "x", "until": "last Tuesday"}))
+        assert error_text(await client.call_tool("forget", {"memory_id": "all"}))
+        stats = payload(await client.call_tool("memory_stats"))
+        assert stats["documents"] == 1 and stats["conversations"] == 1
+
+
+@pytest.mark.slow
+async def test_printed_client_config_starts_the_server(settings):
+    """The configuration `assistant mcp --print-config` prints, used as is, starts a server
+    a client can call (what the README tells a user to paste)."""
+    out = subprocess.run([sys.executable, "-m", "assistant.cli", "--home", str(settings.home),
+                          "mcp", "--print-config"], capture_output=True, text=True, check=True)
+    entry = json.loads(out.stdout)["mcpServers"]["memory"]
+    params = StdioServerParameters(command=entry["command"], args=entry["args"])
+    async with Client(params, read_timeout_seconds=120) as client:
+        assert {t.name for t in (await client.list_tools()).tools} == TOOLS
+        assert payload(await client.call_tool("memory_stats"))["memories"] == 0
