@@ -23,6 +23,7 @@ from assistant.generator import Generator
 from assistant.ingest.chunking import turn_parts
 from assistant.summary import summarize_messages
 from assistant.timeparse import annotate, time_window
+from assistant.tool_loop import answer_body, respond_with_tools
 from memory_store.records import ConversationRecord, Hit, MessageRecord, NewMemory
 from memory_store.store import MemoryStore
 
@@ -75,7 +76,8 @@ class Answer:
         if not self._done or self.cancelled or not self.question:
             return None
         current = [h for h in self.sources if h.superseded_by is None]
-        return support_of(self.question, self.text, current, self.prompt_memories)
+        return support_of(self.question, answer_body(self.text).strip(), current,
+                          self.prompt_memories)
 
     def close(self) -> None:
         """Stop generating (if still going) and persist what there is; idempotent."""
@@ -245,6 +247,13 @@ class Agent:
         """The answer step of the one answer path: from the current (not superseded)
         memories, checked against them before anything is shown."""
         current = [h for h in sources if h.superseded_by is None]
+        gen = self.generator
+        if gen.chat and getattr(gen, "tool_use", False) and self.settings.tool_steps > 0:
+            return respond_with_tools(
+                question, sources, current, gen, recall=lambda q, k: self.recall(q, k),
+                remember=self._remembered_by_model, steps=self.settings.tool_steps,
+                max_new_tokens=self.settings.chat_max_new_tokens, history=history,
+                today=self.clock())
         if self.generator.chat:
             from assistant.chat_answers import respond_chat
 
@@ -285,6 +294,11 @@ class Agent:
             self.store.add_message(conversation_id, "assistant",
                                    f"I will remember that: {fact}", to_utc(self.clock()))
         return hit, found
+
+    def _remembered_by_model(self, fact: str) -> Hit:
+        """A fact a tool-calling model chose to keep: its source names the model."""
+        return self.remember(None, fact, source=f"model:{self.generator_name}",
+                             speaker="")[0]
 
     def forget_candidates(self, query: str, k: int = 5) -> list[Hit]:
         """Memories a "forget QUERY" request would delete, for the user to confirm."""

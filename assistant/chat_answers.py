@@ -80,12 +80,15 @@ def respond_chat(question: str, hits: Sequence[Hit], generator: Generator, *,
                                   max_new_tokens=max_new_tokens, stop=()):
         parts.append(piece)
         yield ""  # nothing unchecked is shown, but the caller may stop here (Esc)
-    reply = "".join(parts).strip()
+    yield checked_reply(question, "".join(parts).strip(), hits)
+
+
+def checked_reply(question: str, reply: str, hits: Sequence[Hit]) -> str:
+    """The reply when a memory supports it, else the assistant's abstention."""
     unsure = not reply or (_DOES_NOT_KNOW.search(reply) and not cited(reply, hits))
     if unsure or chat_support(question, reply, hits) is None:
-        yield abstention(question, hits)
-    else:
-        yield reply
+        return abstention(question, hits)
+    return reply
 
 
 def reply_to_statement(message: str, hits: Sequence[Hit], generator: Generator, *,

@@ -29,6 +29,8 @@ class Settings:
     search_k: int = 10
     max_new_tokens: int = 24  # a small model's answers are short phrases
     chat_max_new_tokens: int = 400  # a chat model's replies are sentences
+    # Memory searches a tool-calling server's model may make before it answers (0: none).
+    tool_steps: int = 4
     idle_summary_s: int = 600  # a chat idle this long gets its summary memory written
     # Who answers: "embedded" (SmolLM2 inside the package), a Hugging Face model folder or a
     # .gguf file, or an OpenAI-compatible server's base URL (http://localhost:11434/v1).

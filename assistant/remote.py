@@ -12,6 +12,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 
 from assistant.generator import Message
 
@@ -31,6 +32,7 @@ class OpenAICompatibleGenerator:
     """
 
     tuned = False  # no adapter reaches a server
+    tool_use = True  # offered tools until the server refuses them (then False)
 
     def __init__(self, base_url: str, model: str = "", api_key: str | None = None,
                  timeout_s: float = 60.0, chat: bool = True,
@@ -59,18 +61,54 @@ class OpenAICompatibleGenerator:
                stop: Sequence[str] = ("\n",)) -> Iterator[str]:
         messages = ([{"role": "user", "content": prompt}] if isinstance(prompt, str)
                     else [dict(m) for m in prompt])
-        body = {"model": self.model, "stream": True, "max_tokens": max_new_tokens,
-                "temperature": 0, "messages": messages}
+        body = self._body(messages, max_new_tokens)
         stop = [s for s in stop if s]
         if stop:
             body["stop"] = list(stop)[:4]  # the OpenAI API accepts at most four
+        text, emitted = "", 0
+        with self._open(body) as response:
+            for delta in self._deltas(response):
+                text += delta.get("content") or ""
+                cut = min((i for i in (text.find(s) for s in stop) if i >= 0), default=None)
+                if cut is not None:
+                    if cut > emitted:
+                        yield text[emitted:cut]
+                    return
+                if len(text) > emitted:
+                    yield text[emitted:]
+                    emitted = len(text)
+
+    def turn(self, messages: Sequence[dict], *, tools: Sequence[dict] | None = None,
+             max_new_tokens: int = 400) -> tuple[str, list[ToolCall]]:
+        """One model turn offered `tools`: its text and the tool calls it made (streamed
+        deltas put together)."""
+        body = self._body([dict(m) for m in messages], max_new_tokens)
+        if tools:
+            body["tools"] = list(tools)
+        text, calls = "", {}
+        with self._open(body, tools=bool(tools)) as response:
+            for delta in self._deltas(response):
+                text += delta.get("content") or ""
+                for part in delta.get("tool_calls") or ():
+                    call = calls.setdefault(part.get("index", len(calls)), ToolCall("", "", ""))
+                    fn = part.get("function") or {}
+                    call.id = part.get("id") or call.id
+                    call.name = fn.get("name") or call.name
+                    call.arguments += fn.get("arguments") or ""
+        return text, [calls[i] for i in sorted(calls)]
+
+    def _body(self, messages: list[dict], max_new_tokens: int) -> dict:
+        return {"model": self.model, "stream": True, "max_tokens": max_new_tokens,
+                "temperature": 0, "messages": messages}
+
+    def _open(self, body: dict, tools: bool = False):
         request = urllib.request.Request(
             f"{self.base_url}/chat/completions", data=json.dumps(body).encode(),
             headers={"Content-Type": "application/json", "Accept": "text/event-stream",
                      **({"Authorization": f"Bearer {self.api_key}"} if self.api_key else {})},
             method="POST")
         try:
-            response = self._opener.open(request, timeout=self.timeout_s)
+            return self._opener.open(request, timeout=self.timeout_s)
         except Redirected as exc:
             raise GeneratorUnavailable(
                 f"model server {self.base_url} redirected to {exc.reason}; not followed (the "
@@ -78,28 +116,35 @@ class OpenAICompatibleGenerator:
             ) from None
         except urllib.error.HTTPError as exc:
             detail = exc.read(300).decode("utf-8", "replace")
-            raise GeneratorUnavailable(f"model server {self.base_url} answered HTTP "
-                                       f"{exc.code}: {detail}") from exc
+            kind = ToolsUnsupported if tools and exc.code in (400, 422, 501) else \
+                GeneratorUnavailable
+            raise kind(f"model server {self.base_url} answered HTTP {exc.code}: "
+                       f"{detail}") from exc
         except (TimeoutError, urllib.error.URLError, ConnectionError) as exc:
             reason = getattr(exc, "reason", exc)
             raise GeneratorUnavailable(
                 f"cannot reach the model server at {self.base_url} ({reason}); start it, or "
                 "set `model` in config.toml (or --model) to another one") from exc
-        text, emitted = "", 0
-        with response:
-            try:
-                for piece in _sse_content(response):
-                    text += piece
-                    cut = min((i for i in (text.find(s) for s in stop) if i >= 0), default=None)
-                    if cut is not None:
-                        if cut > emitted:
-                            yield text[emitted:cut]
-                        return
-                    yield text[emitted:]
-                    emitted = len(text)
-            except TimeoutError as exc:
-                raise GeneratorUnavailable(f"model server {self.base_url} stopped answering "
-                                           f"for {self.timeout_s:.0f} s") from exc
+
+    def _deltas(self, response) -> Iterator[dict]:
+        try:
+            yield from _sse_deltas(response)
+        except TimeoutError as exc:
+            raise GeneratorUnavailable(f"model server {self.base_url} stopped answering "
+                                       f"for {self.timeout_s:.0f} s") from exc
+
+
+@dataclass
+class ToolCall:
+    """A tool call of the model: its id, the tool's name and the JSON arguments."""
+
+    id: str
+    name: str
+    arguments: str
+
+
+class ToolsUnsupported(GeneratorUnavailable):
+    """The server refused a request offering tools (it or its model has no tool calling)."""
 
 
 class Redirected(urllib.error.URLError):
@@ -128,8 +173,8 @@ def destination(url: str, proxy_loopback: bool = False) -> str:
     return f"{url} (through the proxy {gen.proxy})" if gen.proxy else f"{url} (directly)"
 
 
-def _sse_content(response) -> Iterator[str]:
-    """The `delta.content` pieces of a chat-completions event stream."""
+def _sse_deltas(response) -> Iterator[dict]:
+    """The `delta` objects (content, tool calls) of a chat-completions event stream."""
     for raw in response:
         line = raw.decode("utf-8", "replace").strip()
         if not line.startswith("data:"):
@@ -145,9 +190,8 @@ def _sse_content(response) -> Iterator[str]:
         if "error" in event:
             raise GeneratorUnavailable(f"model server error: {event['error']}")
         for choice in event.get("choices", []):
-            content = (choice.get("delta") or {}).get("content")
-            if content:
-                yield content
+            if choice.get("delta"):
+                yield choice["delta"]
 
 
 def api_key_from_env(name: str) -> str | None:

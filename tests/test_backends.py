@@ -5,6 +5,7 @@ that speaks the chat-completions streaming protocol)."""
 from __future__ import annotations
 
 import json
+import re
 import socket
 import threading
 import time
@@ -30,10 +31,14 @@ class ChatServer(ThreadingHTTPServer):
     reply = "Lisbon is the capital\nQuestion: and more"
     delay_s = 0.0
     status = 200
+    refuse_tools = False  # as a server whose model has no tool calling (HTTP 400)
 
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
         self.requests: list[dict] = []
+        # Turns a tool-calling model takes, first to last: each maps the request body to
+        # {"content": text} or {"tool_calls": [(name, arguments)]}; then `reply`.
+        self.script: list = []
 
     @property
     def url(self) -> str:
@@ -53,15 +58,25 @@ class _Handler(BaseHTTPRequestHandler):
         server.requests.append({"path": self.path, "body": body,
                                 "auth": self.headers.get("Authorization")})
         time.sleep(server.delay_s)
-        if server.status != 200:
-            self.send_response(server.status)
+        if server.status != 200 or (server.refuse_tools and "tools" in body):
+            self.send_response(400 if server.status == 200 else server.status)
             self.end_headers()
             self.wfile.write(b'{"error": "model not found"}')
             return
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.end_headers()
-        words = server.reply.split(" ")
+        turn = server.script.pop(0)(body) if server.script else {"content": server.reply}
+        for n, (name, arguments) in enumerate(turn.get("tool_calls", [])):
+            # As OpenAI streams a call: id and name first, the arguments in pieces.
+            half = len(arguments) // 2
+            for delta in ({"id": f"call_{n}", "type": "function",
+                           "function": {"name": name, "arguments": arguments[:half]}},
+                          {"function": {"arguments": arguments[half:]}}):
+                event = {"choices": [{"index": 0, "delta": {"tool_calls": [
+                    {"index": n, **delta}]}}]}
+                self.wfile.write(f"data: {json.dumps(event)}\n\n".encode())
+        words = turn.get("content", "").split(" ") if "tool_calls" not in turn else []
         for i, word in enumerate(words):  # this server ignores `stop`, as some do
             piece = word if i == 0 else " " + word
             event = {"choices": [{"index": 0, "delta": {"content": piece}}]}
@@ -154,6 +169,73 @@ def test_agent_answers_through_the_server_with_the_chat_prompt(server, settings,
         asked = "".join(agent.chat_turn(cid, "What does my aunt do for work?"))
         assert asked.startswith("My memories about your aunt do not say that.")
         assert "The closest: \u201cUser: My aunt lives in Lisbon" in asked
+
+
+def test_a_tool_calling_model_searches_memory_before_it_answers(server, settings, encoder):
+    """With a server that calls tools, the model searches the real store for what the
+    first recall missed, sees each step in the chat and the transcript, and its answer
+    cites what the search found."""
+    settings = replace(settings, model=server.url, k=1)
+    with Agent(settings, encoder=encoder, clock=lambda: NOW) as agent:
+        agent.remember(None, "my brother is called Tiago")
+        agent.remember(None, "Tiago studied marine biology in Porto", speaker="")
+        for n in range(6):
+            agent.remember(None, f"note {n}: the recycling goes out on Thursdays")
+
+        def search(body):
+            assert [t["function"]["name"] for t in body["tools"]] == ["search_memory",
+                                                                    "remember"]
+            assert "Tiago studied" not in body["messages"][0]["content"]  # not recalled
+            return {"tool_calls": [("search_memory", '{"query": "what Tiago studied"}')]}
+
+        def answer(body):
+            call, result = body["messages"][-2:]
+            assert call["role"] == "assistant" and call["tool_calls"][0]["function"] == {
+                "name": "search_memory", "arguments": '{"query": "what Tiago studied"}'}
+            assert result["role"] == "tool" and result["tool_call_id"] == "call_0"
+            found = re.search(r"\[(\d+)\][^\n]*Tiago studied marine biology", result["content"])
+            return {"content": f"Your brother Tiago [1] studied marine biology [{found[1]}]."}
+
+        server.script = [search, answer]
+        cid = agent.new_conversation("family")
+        reply = agent.chat_turn(cid, "What did my brother study?")
+        text = "".join(reply)
+        step, _, final = text.partition("\n\n")
+        assert step.startswith("\u00bb searched memory for \u201cwhat Tiago studied\u201d: ")
+        assert final == "Your brother Tiago [1] studied marine biology [2]."
+        assert "Tiago studied marine biology" in " ".join(h.text for h in reply.sources)
+        assert reply.support is not None and "my brother is called Tiago" in reply.support.text
+        assert agent.transcript(cid)[-1].text == text  # the step is kept with the answer
+
+        # A model that asks to remember something stores it, under its own name.
+        server.script = [lambda body: {"tool_calls": [("remember", '{"fact": "The boiler '
+                                                                 'is serviced in May."}')]},
+                         lambda body: {"content": "I will keep that in mind [1]."}]
+        "".join(agent.ask("Can you keep in mind that the boiler is serviced in May?"))
+        (kept,) = [h for h in agent.search("boiler serviced", 3) if "boiler" in h.text]
+        assert kept.source == f"model:{agent.generator_name}" and kept.pinned
+
+        # A model that never stops searching is asked for its answer after tool_steps.
+        server.requests.clear()
+        server.script = [lambda body: {"tool_calls": [("search_memory", '{"query": "x"}')]}
+                         ] * settings.tool_steps
+        server.reply = "I do not know."
+        asked = "".join(agent.ask("What did my brother study?"))
+        assert asked.count("\u00bb searched memory") == settings.tool_steps
+        assert len(server.requests) == settings.tool_steps + 1
+        assert "tools" not in server.requests[-1]["body"]
+
+
+def test_a_server_without_tool_calling_gets_the_plain_chat_prompt(server, settings, encoder):
+    server.refuse_tools = True
+    server.reply = "Your aunt lives in Lisbon [1]."
+    settings = replace(settings, model=server.url)
+    with Agent(settings, encoder=encoder, clock=lambda: NOW) as agent:
+        agent.remember(None, "my aunt lives in Lisbon")
+        assert "".join(agent.ask("Where does my aunt live?")) == server.reply
+        assert agent.generator.tool_use is False  # not offered again
+        "".join(agent.ask("Where does my aunt live?"))
+        assert ["tools" in r["body"] for r in server.requests] == [True, False, False]
 
 
 def test_prompt_style_picks_the_prompt(server, tmp_path):

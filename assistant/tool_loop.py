@@ -1,0 +1,117 @@
+"""A capable model looks memories up itself: a server that calls tools is offered
+`search_memory` and `remember`, and may search at most `steps` times before its final
+answer (a question needing two facts, "What did my brother study?", can find the brother
+first, then what he studied). Each step is shown as it happens, as a line of the answer
+(so the transcript keeps it), and whatever a search finds joins the answer's sources with
+the next numbers, for the model to cite. The final answer goes through the same check as
+a plain chat answer: grounded in a memory it cites, or an abstention.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from datetime import datetime
+
+from assistant.chat_answers import (
+    ANSWER_TASK,
+    chat_messages,
+    checked_reply,
+    memory_line,
+    respond_chat,
+)
+from assistant.remote import ToolsUnsupported
+from memory_store.records import Hit
+
+STEP_MARK = "\u00bb "  # "» searched memory for ...": a step line, not part of the answer
+TOOLS_TASK = ANSWER_TASK + (
+    "- If the memories below do not settle the question, call search_memory for what is "
+    "missing (for example first who someone is, then what they did), then answer. Call "
+    "remember only when the user asks you to keep something.\n")
+TOOLS = [
+    {"type": "function", "function": {
+        "name": "search_memory",
+        "description": "Search the user's long-term memory (past conversations, imported "
+                       "documents, remembered facts). Returns numbered, dated memories.",
+        "parameters": {"type": "object", "properties": {
+            "query": {"type": "string", "description": "what to look for"},
+            "k": {"type": "integer", "minimum": 1, "maximum": 10,
+                  "description": "how many memories (default 5)"}},
+            "required": ["query"]}}},
+    {"type": "function", "function": {
+        "name": "remember",
+        "description": "Keep a fact in the user's long-term memory, when the user asks.",
+        "parameters": {"type": "object", "properties": {
+            "fact": {"type": "string", "description": "the fact, as one sentence"}},
+            "required": ["fact"]}}},
+]
+
+
+def answer_body(text: str) -> str:
+    """An answer without its step lines."""
+    return "\n".join(line for line in text.splitlines() if not line.startswith(STEP_MARK))
+
+
+def respond_with_tools(question: str, sources: list[Hit], current: list[Hit], generator, *,
+                       recall: Callable[[str, int], list[Hit]],
+                       remember: Callable[[str], Hit], steps: int, max_new_tokens: int,
+                       history=(), today: datetime) -> Iterator[str]:
+    """The checked answer of a tool-calling model. `current` are the memories numbered in
+    the prompt; found ones are appended to it and to `sources` (the answer's)."""
+    messages = chat_messages(question, current, history, today, TOOLS_TASK)
+    reply = ""
+    for step in range(steps + 1):
+        offered = TOOLS if step < steps else None  # the last turn must answer
+        try:
+            reply, calls = generator.turn(messages, tools=offered,
+                                          max_new_tokens=max_new_tokens)
+        except ToolsUnsupported:
+            generator.tool_use = False  # this server has no tool calling: ask it plainly
+            yield from respond_chat(question, current, generator, history=history,
+                                    max_new_tokens=max_new_tokens, today=today)
+            return
+        yield ""  # nothing unchecked is shown, but the caller may stop here (Esc)
+        if not calls or offered is None:
+            break
+        messages.append({"role": "assistant", "content": reply or None, "tool_calls": [
+            {"id": c.id, "type": "function",
+             "function": {"name": c.name, "arguments": c.arguments}} for c in calls]})
+        for call in calls:
+            result, line = _run(call, sources, current, recall, remember)
+            yield STEP_MARK + line + "\n"
+            messages.append({"role": "tool", "tool_call_id": call.id, "content": result})
+    yield ("\n" if step else "") + checked_reply(question, reply.strip(), current)
+
+
+def _run(call, sources: list[Hit], current: list[Hit], recall, remember) -> tuple[str, str]:
+    """A tool call's result for the model, and its step line for the user."""
+    try:
+        args = json.loads(call.arguments or "{}")
+    except json.JSONDecodeError:
+        args = None
+    if not isinstance(args, dict):
+        return f"error: arguments are not a JSON object: {call.arguments!r}", \
+            f"{call.name}: arguments not understood"
+    if call.name == "search_memory" and isinstance(args.get("query"), str):
+        query, k = args["query"], args.get("k", 5)
+        k = k if isinstance(k, int) and 1 <= k <= 10 else 5
+        lines, ids = [], []
+        for hit in recall(query, k):
+            if hit.superseded_by is not None:
+                continue
+            known = next((i for i, h in enumerate(current) if h.id == hit.id), None)
+            if known is None:
+                current.append(hit)
+                sources.append(hit)
+                known = len(current) - 1
+            lines.append(memory_line(known + 1, hit))
+            ids.append(f"#{hit.id}")
+        found = f"{len(ids)} memories ({', '.join(ids)})" if ids else "nothing found"
+        return "\n".join(lines) or "(nothing found)", \
+            f"searched memory for \u201c{query}\u201d: {found}"
+    if call.name == "remember" and isinstance(args.get("fact"), str) and args["fact"].strip():
+        hit = remember(args["fact"].strip())
+        return f"remembered as memory #{hit.id}", \
+            f"remembered \u201c{args['fact'].strip()}\u201d (memory #{hit.id})"
+    return f"error: no tool {call.name!r} with these arguments", \
+        f"{call.name}: not a tool it has"
