@@ -25,7 +25,7 @@ from assistant.summary import summarize_messages
 from assistant.timeparse import annotate, time_window
 from assistant.tool_loop import answer_body, respond_with_tools
 from memory_store.records import ConversationRecord, Hit, MessageRecord, NewMemory
-from memory_store.store import MemoryStore
+from memory_store.store import open_store
 
 if TYPE_CHECKING:
     from assistant.recall import Recall  # torch: imported when the recaller is first used
@@ -121,8 +121,8 @@ class Agent:
         self.use_ltmt = use_ltmt
         self._recaller = None
         self._lock = threading.RLock()  # one model call at a time (UI workers, idle timer)
-        self.store = MemoryStore(settings.home, embedding_model=self.encoder.name,
-                                 dim=self.encoder.dim)
+        self.store = open_store(settings.home, settings.store_url,
+                                embedding_model=self.encoder.name, dim=self.encoder.dim)
 
     # Models ------------------------------------------------------------------------------
 

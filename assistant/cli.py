@@ -139,7 +139,8 @@ def run_chat(settings, args) -> int:
 def cmd_bench(agent, args) -> int:
     from assistant import bench
 
-    result = bench.scale(memories=args.memories, queries=args.queries)
+    result = bench.scale(memories=args.memories, queries=args.queries,
+                         store_url=args.store or "")
     print(json.dumps(result, indent=None if args.json else 2))
     return 0
 
@@ -242,6 +243,7 @@ def cmd_doctor(agent, args) -> int:
     from assistant.generator import adapter_path
 
     print(f"data folder: {agent.settings.home}")
+    print(f"memories in: {agent.store.where} ({agent.store.stats()['backend']})")
     print(f"encoder: {agent.encoder.name} at {model_dir()}")
     print(f"cache: {agent.settings.cache_dir}")
     print(f"answers by: {agent.settings.model}, adapter: "
@@ -257,6 +259,24 @@ def cmd_doctor(agent, args) -> int:
     # SQLite's and FTS5's own checks, and the FAISS cache against SQLite vector for vector.
     print(f"store check: {json.dumps(agent.store.check())}")
     print(json.dumps(agent.store.stats(), indent=2))
+    return 0
+
+
+def cmd_store_copy(agent, args) -> int:
+    from memory_store.copy import copy_store
+    from memory_store.store import open_store, redacted
+
+    opened = []
+    try:
+        for url in (args.source, args.target):
+            opened.append(open_store(agent.settings.home, url,
+                                     embedding_model=agent.encoder.name, dim=agent.encoder.dim))
+        result = copy_store(*opened)
+    finally:
+        for store in opened:
+            store.close()
+    print(f"copied {redacted(args.source)} to {redacted(args.target)}: "
+          f"{json.dumps(result['rows'])}; checksums match ({result['sha256'][:16]})")
     return 0
 
 
@@ -302,6 +322,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="assistant", description=__doc__)
     p.add_argument("--home", type=Path, help="data folder (default: $ASSISTANT_HOME or the "
                    "platform's user data folder)")
+    p.add_argument("--store", help="where the memories are: sqlite (in the data folder) or "
+                   "postgresql+psycopg://USER@HOST/DB (default: $ASSISTANT_STORE or "
+                   "`store_url` in config.toml)")
     p.add_argument("-v", "--verbose", action="store_true", help="log to stderr too")
     p.add_argument("--model", help="who answers: embedded, a model folder or .gguf file, or "
                    "an OpenAI-compatible server URL such as http://localhost:11434/v1 "
@@ -401,6 +424,14 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--weights", type=Path, help="LTM-T checkpoint for recall otherwise "
                    "(default data/ltmt.pt)")
     g.set_defaults(fn=cmd_train_generator)
+    so = sub.add_parser("store", help="move a whole memory between stores")
+    ssub = so.add_subparsers(dest="store_command", required=True)
+    cp = ssub.add_parser("copy", help="copy every memory, conversation and document, ids "
+                         "kept, into an empty store, then check counts and checksums")
+    cp.add_argument("--from", dest="source", required=True, help="sqlite (this data folder), "
+                    "sqlite:///FOLDER or postgresql+psycopg://USER@HOST/DB")
+    cp.add_argument("--to", dest="target", required=True, help="the same kinds of URL")
+    cp.set_defaults(fn=cmd_store_copy)
     mc = sub.add_parser("mcp", help="serve this memory to other AI tools over MCP (stdio)")
     mc.add_argument("--print-config", action="store_true", help="print the client "
                     "configuration that starts this server, to paste into the client")
@@ -436,9 +467,15 @@ def main(argv: list[str] | None = None) -> int:
         settings.model = args.model
     if args.adapter:
         settings.adapter = args.adapter
+    if args.store:
+        settings.store_url = args.store
     _setup_logging(settings, args.verbose)
     if args.fn is run_chat:
         return run_chat(settings, args)
+    if getattr(args, "repair", False) and settings.store_url.startswith("postgresql"):
+        print("error: --repair mends the SQLite store; PostgreSQL keeps its own schema "
+              "consistent (its DDL is transactional)", file=sys.stderr)
+        return 2
     if getattr(args, "repair", False):  # before the store is opened: it may not open
         from memory_store.store import MemoryStore
 

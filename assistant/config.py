@@ -48,6 +48,10 @@ class Settings:
     # A proxy from HTTP(S)_PROXY is used for a server on another machine (unless NO_PROXY
     # names it), never for one on this machine unless this is true.
     proxy_loopback: bool = False
+    # Where the memories are: "" (SQLite and FAISS in the data folder) or a PostgreSQL
+    # URL, postgresql+psycopg://USER@HOST/DB (password from PGPASSWORD or ~/.pgpass
+    # rather than here). ASSISTANT_STORE and --store override it.
+    store_url: str = ""
     # Folders whose files other AI tools may import through `assistant mcp`; none by
     # default, so a connected tool cannot read the disk at will.
     mcp_import_folders: list = field(default_factory=list)
@@ -73,6 +77,7 @@ def load_settings(home: Path | None = None) -> Settings:
     settings = Settings(home=home, cache_dir=default_cache_dir())
     path = home / CONFIG_FILE
     if not path.exists():
+        settings.store_url = os.environ.get("ASSISTANT_STORE", "")
         return settings
     try:
         values = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -89,4 +94,5 @@ def load_settings(home: Path | None = None) -> Settings:
         elif not isinstance(value, type(current)):
             raise ConfigError(f"{path}: {key} must be a {type(current).__name__}, got {value!r}.")
         setattr(settings, key, value)
+    settings.store_url = os.environ.get("ASSISTANT_STORE") or settings.store_url
     return settings

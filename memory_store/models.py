@@ -1,9 +1,11 @@
-"""SQLAlchemy 2.0 tables: SQLite is the source of truth for every memory."""
+"""SQLAlchemy 2.0 tables, the same on both backends: the database (SQLite, or PostgreSQL
+when a store URL says so) is the source of truth for every memory."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import numpy as np
 from sqlalchemy import (
     JSON,
     Boolean,
@@ -16,6 +18,7 @@ from sqlalchemy import (
     Text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
 
 
 def utcnow() -> datetime:
@@ -25,6 +28,31 @@ def utcnow() -> datetime:
 
 class Base(DeclarativeBase):
     pass
+
+
+class Embedding(TypeDecorator):
+    """A float32, L2-normalised vector: bytes in SQLite, pgvector's `vector` in
+    PostgreSQL (searchable there by its HNSW index); Python sees the same bytes on both."""
+
+    impl = LargeBinary
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect):
+        if dialect.name == "postgresql":
+            from pgvector.sqlalchemy import Vector
+
+            return dialect.type_descriptor(Vector())
+        return dialect.type_descriptor(LargeBinary())
+
+    def process_bind_param(self, value, dialect):
+        if value is not None and dialect.name == "postgresql":
+            return np.frombuffer(value, np.float32)
+        return value
+
+    def process_result_value(self, value, dialect):
+        if value is not None and dialect.name == "postgresql":
+            return np.asarray(value, np.float32).tobytes()
+        return value
 
 
 class Meta(Base):
@@ -101,7 +129,7 @@ class Memory(Base):
     source: Mapped[str] = mapped_column(Text)  # file#page=2, conversation:3#turn=4
     created_at: Mapped[datetime] = mapped_column(DateTime)  # when the remembered thing happened
     ingested_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
-    embedding: Mapped[bytes] = mapped_column(LargeBinary)  # float32, L2-normalised
+    embedding: Mapped[bytes] = mapped_column(Embedding)
     pinned: Mapped[bool] = mapped_column(Boolean, default=False)
     superseded_by: Mapped[int | None] = mapped_column(
         ForeignKey("memories.id", ondelete="SET NULL")

@@ -1,4 +1,6 @@
-"""MemoryStore: the one facade over SQLite (truth), FTS5 (lexical) and FAISS (dense)."""
+"""MemoryStore: the one facade over SQLite (truth), FTS5 (lexical) and FAISS (dense).
+PostgresStore (pg_store.py) is the same facade over PostgreSQL with pgvector;
+`open_store` picks one by URL."""
 
 from __future__ import annotations
 
@@ -71,6 +73,7 @@ class MemoryStore:
         self.dim = dim
         self._index_lock = threading.RLock()
         self.db_path = self.home / DB_FILE
+        self.where = str(self.db_path)  # for messages: where the memories are
         self.index_path = self.home / INDEX_FILE
         # Created 0600 before SQLite opens it: its -wal and -shm files take the database
         # file's mode, so they are private from their first byte too.
@@ -140,7 +143,7 @@ class MemoryStore:
                            Meta(key="dim", value=str(self.dim))])
             elif rows["embedding_model"] != self.embedding_model or int(rows["dim"]) != self.dim:
                 raise EmbeddingMismatchError(
-                    f"{self.db_path}: memories were embedded with {rows['embedding_model']} "
+                    f"{self.where}: memories were embedded with {rows['embedding_model']} "
                     f"({rows['dim']}-d), not {self.embedding_model} ({self.dim}-d); "
                     "use the same encoder or a new data folder."
                 )
@@ -220,6 +223,10 @@ class MemoryStore:
 
     # Writing -----------------------------------------------------------------------------
 
+    def _lock_path(self, s: Session, path: str) -> None:
+        """Writers replacing the same document take turns (SQLite: each write transaction
+        already holds the database's write lock)."""
+
     def _memory_row(self, m: NewMemory, **links: int | None) -> Memory:
         vec = np.asarray(m.embedding, dtype=np.float32).reshape(-1)
         assert vec.shape == (self.dim,), f"embedding of shape {vec.shape}, expected ({self.dim},)"
@@ -262,6 +269,7 @@ class MemoryStore:
         """Insert a document with its memories, replacing any earlier version of the same
         path, in one transaction: a failure leaves the old version intact."""
         with self.Write.begin() as s:
+            self._lock_path(s, path)
             old = s.scalar(select(Document).where(Document.path == path))
             if old is not None:
                 s.delete(old)
@@ -286,6 +294,7 @@ class MemoryStore:
         """(id, memories, conversations) already committed of the staging document for
         `path` at `content_hash`; one staged for other bytes is dropped first."""
         with self.Write.begin() as s:
+            self._lock_path(s, path)
             doc = s.scalar(select(Document).where(Document.path == path + STAGED))
             if doc is not None and doc.content_hash != content_hash:
                 s.delete(doc)
@@ -325,6 +334,7 @@ class MemoryStore:
     def publish_document(self, document_id: int, path: str) -> None:
         """The staged document becomes `path`'s, replacing the old version at once."""
         with self.Write.begin() as s:
+            self._lock_path(s, path)
             old = s.scalar(select(Document).where(Document.path == path))
             if old is not None:
                 s.delete(old)
@@ -416,7 +426,7 @@ class MemoryStore:
         """Memories stating `subject` (meta.subject) that nothing has superseded yet."""
         with self.Session() as s:
             rows = s.scalars(select(Memory).where(
-                func.json_extract(Memory.meta, "$.subject") == subject,
+                Memory.meta["subject"].as_string() == subject,
                 Memory.superseded_by.is_(None)).order_by(Memory.created_at))
             return [_hit(m) for m in rows]
 
@@ -477,23 +487,7 @@ class MemoryStore:
                 scores, ids = self._index.search(vector, depth, allowed)
                 dense = dict(zip(ids.tolist(), scores.tolist(), strict=True))
             lexical = dict(fulltext.search(s, query, depth, where, params)) if query else {}
-            fused: dict[int, float] = {}
-            for ranking in (dense, lexical):
-                for rank, mid in enumerate(ranking):
-                    fused[mid] = fused.get(mid, 0.0) + 1.0 / (RRF_K + rank + 1)
-            top = sorted(fused, key=lambda i: (-fused[i], i))[:k]
-            hits = self._fetch(s, top)
-        dense_rank = {mid: r for r, mid in enumerate(dense)}
-        lexical_rank = {mid: r for r, mid in enumerate(lexical)}
-        for h in hits:
-            h.score, h.dense_score = fused[h.id], dense.get(h.id)
-            h.lexical_score = lexical.get(h.id)
-            h.dense_rank, h.lexical_rank = dense_rank.get(h.id), lexical_rank.get(h.id)
-        return hits
-
-    def _fetch(self, s: Session, ids: Sequence[int]) -> list[Hit]:
-        rows = {m.id: m for m in s.scalars(select(Memory).where(Memory.id.in_(list(ids))))}
-        return [_hit(rows[i]) for i in ids if i in rows]
+            return fused_hits(s, dense, lexical, k)
 
     def get(self, memory_id: int) -> Hit | None:
         with self.Session() as s:
@@ -553,6 +547,12 @@ class MemoryStore:
                     for m in rows]
 
     def stats(self) -> dict:
+        return self.counts() | {"vector_index": self._index.count,
+                                "embedding_model": self.embedding_model, "backend": "sqlite",
+                                "home": str(self.home)}
+
+    def counts(self) -> dict:
+        """How many memories (by kind), documents, conversations and messages."""
         with self.Session() as s:
             by_kind = dict(s.execute(select(Memory.kind, func.count()).group_by(Memory.kind)).all())
             return {
@@ -561,10 +561,53 @@ class MemoryStore:
                 "documents": s.scalar(select(func.count()).select_from(Document)),
                 "conversations": s.scalar(select(func.count()).select_from(Conversation)),
                 "messages": s.scalar(select(func.count()).select_from(Message)),
-                "vector_index": self._index.count,
-                "embedding_model": self.embedding_model,
-                "home": str(self.home),
             }
+
+
+def open_store(home: Path, url: str = "", *, embedding_model: str, dim: int) -> MemoryStore:
+    """The store a URL names: "" or "sqlite" for SQLite + FAISS in the data folder `home`,
+    sqlite:///FOLDER for the one in another data folder, postgresql+psycopg://... for
+    PostgreSQL with pgvector."""
+    if url.startswith("postgresql"):
+        from memory_store.pg_store import PostgresStore
+
+        return PostgresStore(url, embedding_model=embedding_model, dim=dim)
+    if url.startswith("sqlite:///"):
+        home, url = Path(url.removeprefix("sqlite://")), ""
+    if url not in ("", "sqlite"):
+        raise ValueError(f"store URL {redacted(url)!r}: use sqlite (the default) or "
+                         "postgresql+psycopg://USER@HOST/DATABASE")
+    return MemoryStore(home, embedding_model=embedding_model, dim=dim)
+
+
+def redacted(url: str) -> str:
+    """A store URL fit for a message or a log: its password hidden."""
+    try:
+        from sqlalchemy.engine import make_url
+
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # not a URL at all: show only its scheme
+        return url.split(":", 1)[0] + ":..."
+
+
+def fused_hits(s: Session, dense: dict[int, float], lexical: dict[int, float], k: int
+               ) -> list[Hit]:
+    """The top k of two rankings (id -> score, best first) fused by RRF, with each hit's
+    evidence (scores and ranks in both)."""
+    fused: dict[int, float] = {}
+    for ranking in (dense, lexical):
+        for rank, mid in enumerate(ranking):
+            fused[mid] = fused.get(mid, 0.0) + 1.0 / (RRF_K + rank + 1)
+    top = sorted(fused, key=lambda i: (-fused[i], i))[:k]
+    rows = {m.id: m for m in s.scalars(select(Memory).where(Memory.id.in_(top)))}
+    hits = [_hit(rows[i]) for i in top if i in rows]
+    dense_rank = {mid: r for r, mid in enumerate(dense)}
+    lexical_rank = {mid: r for r, mid in enumerate(lexical)}
+    for h in hits:
+        h.score, h.dense_score = fused[h.id], dense.get(h.id)
+        h.lexical_score = lexical.get(h.id)
+        h.dense_rank, h.lexical_rank = dense_rank.get(h.id), lexical_rank.get(h.id)
+    return hits
 
 
 def _hit(m: Memory) -> Hit:

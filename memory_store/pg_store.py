@@ -1,0 +1,197 @@
+"""PostgresStore: the MemoryStore facade over PostgreSQL, for one memory shared by several
+machines. Vectors live in the memories table (pgvector, searched through an HNSW index on
+inner product: the embeddings are unit length, so it ranks as cosine does); words in a
+generated `tsvector` column with a GIN index, ranked by `ts_rank_cd` (cover density:
+PostgreSQL's own ranking, which rewards the query's words found close together; core
+PostgreSQL has no BM25, and RRF only uses the rank order). Kind and time filters sit in
+both queries' WHERE clauses, before their LIMIT. Several processes may read and write at
+once: each search reads the committed rows, so one process's memories are found by the
+others on their next search.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+import numpy as np
+from sqlalchemy import Connection, create_engine, delete, text
+from sqlalchemy.orm import Session
+
+from memory_store.db import SchemaTooNewError, make_sessionmaker
+from memory_store.fulltext import STOPWORDS
+from memory_store.models import Base, Memory
+from memory_store.records import Hit
+from memory_store.store import MemoryStore, fused_hits, redacted
+
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)  # letters and digits only: never tsquery syntax
+_MIGRATION_LOCK = 7_260_354  # pg_advisory_xact_lock key: one process migrates at a time
+
+
+def _v1_initial(conn: Connection, dim: int) -> None:
+    Base.metadata.create_all(conn)
+    for statement in (
+        "ALTER TABLE memories ADD COLUMN tsv tsvector "
+        "GENERATED ALWAYS AS (to_tsvector('english', text)) STORED",
+        "CREATE INDEX ix_memories_tsv ON memories USING gin (tsv)",
+        f"CREATE INDEX ix_memories_hnsw ON memories USING hnsw "
+        f"((embedding::vector({dim})) vector_ip_ops)",
+        # As in SQLite: a memory's vector never changes under its id.
+        "CREATE FUNCTION memories_embedding_immutable() RETURNS trigger LANGUAGE plpgsql AS "
+        "$$ BEGIN RAISE EXCEPTION 'memory embeddings are immutable: add a new memory "
+        "instead'; END $$",
+        "CREATE TRIGGER memories_embedding_immutable BEFORE UPDATE OF embedding ON memories "
+        "FOR EACH ROW WHEN (OLD.embedding IS DISTINCT FROM NEW.embedding) "
+        "EXECUTE FUNCTION memories_embedding_immutable()",
+    ):
+        conn.exec_driver_sql(statement)
+    conn.execute(text("INSERT INTO meta(key, value) VALUES ('store_id', :id), "
+                      "('generation', '0')"), {"id": uuid.uuid4().hex})
+
+
+# Ordered; entry i moves the schema from version i to i + 1. Never edit a released step.
+MIGRATIONS = [_v1_initial]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def migrate(engine, dim: int, where: str) -> int:
+    """Bring the schema to SCHEMA_VERSION in one transaction, under an advisory lock that
+    makes processes opening a new database together take turns."""
+    with engine.begin() as conn:
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
+        conn.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS vector")
+        version = 0
+        if conn.exec_driver_sql("SELECT to_regclass('meta')").scalar() is not None:
+            version = int(conn.execute(text("SELECT value FROM meta WHERE key = "
+                                            "'schema_version'")).scalar() or 0)
+        if version > SCHEMA_VERSION:
+            raise SchemaTooNewError(f"{where}: schema version {version} is newer than this "
+                                    f"program's {SCHEMA_VERSION}; upgrade the assistant.")
+        for step in MIGRATIONS[version:]:
+            step(conn, dim)
+        conn.execute(text("INSERT INTO meta(key, value) VALUES ('schema_version', :v) "
+                          "ON CONFLICT (key) DO UPDATE SET value = :v"),
+                     {"v": str(SCHEMA_VERSION)})
+    return SCHEMA_VERSION
+
+
+def engine_url(url: str) -> str:
+    """psycopg 3 for a bare postgresql:// URL (SQLAlchemy's default driver is psycopg2)."""
+    return "postgresql+psycopg://" + url.removeprefix("postgresql://") \
+        if url.startswith("postgresql://") else url
+
+
+class PostgresStore(MemoryStore):
+    """Add, search, forget and count memories in a PostgreSQL database."""
+
+    def __init__(self, url: str, *, embedding_model: str, dim: int) -> None:
+        self.url = engine_url(url)
+        self.where = redacted(self.url)
+        self.home = None
+        self.embedding_model = embedding_model
+        self.dim = dim
+        self._index_lock = threading.RLock()
+        # The password (from the URL or PGPASSWORD) stays in the engine, never in messages.
+        self._engine = create_engine(self.url, pool_pre_ping=True)
+        migrate(self._engine, dim, self.where)
+        self.Session = self.Write = make_sessionmaker(self._engine)
+        self._check_embedding_model()
+        self._vector = f"m.embedding::vector({dim})"  # the HNSW index's own expression
+
+    # No second copy to keep in step: the vectors are in the table, indexed by PostgreSQL.
+
+    def flush(self) -> None:
+        pass
+
+    def _sync_index(self, force: bool = False) -> None:
+        pass
+
+    def _sync_after_write(self, added) -> None:
+        pass
+
+    def verify_index(self) -> list[int]:
+        return []
+
+    def check(self) -> dict:
+        """The full-text column against the text, and links to rows that are gone."""
+        with self.Session() as s:
+            stale = s.execute(text("SELECT count(*) FROM memories WHERE tsv IS DISTINCT "
+                                   "FROM to_tsvector('english', text)")).scalar_one()
+            broken = s.execute(text(
+                "SELECT count(*) FROM memories m WHERE (m.document_id IS NOT NULL AND NOT "
+                "EXISTS (SELECT 1 FROM documents d WHERE d.id = m.document_id)) OR "
+                "(m.conversation_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM conversations "
+                "c WHERE c.id = m.conversation_id))")).scalar_one()
+        return {"database_ok": True, "fts_ok": stale == 0, "broken_links": broken,
+                "index_mismatches": 0}
+
+    def _lock_path(self, s: Session, path: str) -> None:
+        # Two machines importing the same file at once: the second waits, then replaces
+        # the first's version, so the file is there once (not a unique-path error).
+        s.execute(text("SELECT pg_advisory_xact_lock(hashtext(:path))"), {"path": path})
+
+    def forget(self, memory_id: int) -> bool:
+        with self.Write.begin() as s:
+            return bool(s.execute(delete(Memory).where(Memory.id == memory_id)).rowcount)
+
+    def search(self, vector: np.ndarray | None, query: str = "", k: int = 10, *,
+               kinds: Sequence[str] | None = None, since: datetime | None = None,
+               until: datetime | None = None, depth: int | None = None) -> list[Hit]:
+        """Hybrid search as in SQLite: pgvector's and the full-text ranks fused by RRF,
+        filters inside both queries."""
+        depth = max(depth or 0, 2 * k, 50)
+        where, params = _filters(kinds, since, until)
+        with self.Session() as s:
+            dense = self._dense(s, vector, depth, where, params) if vector is not None else {}
+            lexical = self._lexical(s, query, depth, where, params) if query else {}
+            return fused_hits(s, dense, lexical, k)
+
+    def _dense(self, s: Session, vector, depth: int, where: str, params: dict
+               ) -> dict[int, float]:
+        # HNSW returns at most ef_search rows; the iterative scan keeps a filtered search
+        # going until `depth` rows pass the filter.
+        s.execute(text(f"SET LOCAL hnsw.ef_search = {min(max(depth, 40), 1000)}"))
+        s.execute(text("SET LOCAL hnsw.iterative_scan = relaxed_order"))
+        literal = "[" + ",".join(map(repr, np.asarray(vector, np.float32).ravel().tolist())) + "]"
+        q = f"CAST(:q AS vector({self.dim}))"
+        rows = s.execute(text(
+            f"SELECT m.id, -({self._vector} <#> {q}) AS score FROM memories m "
+            f"WHERE {where} ORDER BY {self._vector} <#> {q} LIMIT :n"),
+            {"q": literal, "n": depth, **params}).all()
+        rows.sort(key=lambda r: (-r[1], r[0]))  # relaxed order: nearly sorted
+        return {int(i): float(score) for i, score in rows}
+
+    def _lexical(self, s: Session, query: str, depth: int, where: str, params: dict
+                 ) -> dict[int, float]:
+        words = [w.lower() for w in _WORD.findall(query)]
+        words = list(dict.fromkeys([w for w in words if w not in STOPWORDS] or words))
+        if not words:
+            return {}
+        rows = s.execute(text(
+            "SELECT m.id, ts_rank_cd(m.tsv, q) AS score FROM memories m, "
+            "to_tsquery('english', :expr) q "
+            f"WHERE m.tsv @@ q AND {where} ORDER BY score DESC, m.id LIMIT :n"),
+            {"expr": " | ".join(words), "n": depth, **params}).all()
+        return {int(i): float(score) for i, score in rows}
+
+    def stats(self) -> dict:
+        return self.counts() | {"vector_index": "pgvector hnsw",
+                                "embedding_model": self.embedding_model,
+                                "backend": "postgresql", "home": self.where}
+
+
+def _filters(kinds, since, until) -> tuple[str, dict]:
+    parts, params = ["TRUE"], {}
+    if kinds:
+        parts.append("m.kind = ANY(:kinds)")
+        params["kinds"] = list(kinds)
+    if since is not None:
+        parts.append("m.created_at >= :since")
+        params["since"] = since
+    if until is not None:
+        parts.append("m.created_at < :until")
+        params["until"] = until
+    return " AND ".join(parts), params

