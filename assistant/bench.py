@@ -48,8 +48,7 @@ def scale(memories: int = 100_000, queries: int = 200, k: int = 10, seed: int = 
     rng = random.Random(seed)
     nprng = np.random.default_rng(seed)
     words = _vocabulary(rng)
-    vectors = nprng.standard_normal((memories, DIM), dtype=np.float32)
-    faiss.normalize_L2(vectors)
+    vectors = _clustered(nprng, memories, DIM)
     start_day = datetime(2020, 1, 1)
     encoder = Encoder()
     with tempfile.TemporaryDirectory(prefix="assistant-bench-") as tmp:
@@ -70,10 +69,9 @@ def scale(memories: int = 100_000, queries: int = 200, k: int = 10, seed: int = 
         store.flush()
         fill_s = time.perf_counter() - t0
 
+        flat = faiss.IndexFlatIP(DIM)
+        flat.add(vectors)
         if backend == "sqlite":
-            flat = faiss.IndexFlatIP(DIM)
-            flat.add(vectors)
-
             def raw(q):
                 flat.search(q.reshape(1, -1), k)
         else:
@@ -94,7 +92,12 @@ def scale(memories: int = 100_000, queries: int = 200, k: int = 10, seed: int = 
             raw(q)
             raw_times.append(time.perf_counter() - t)
         getattr(raw, "close", lambda: None)()
+        recall = _dense_recall(store, flat, qvecs, k)
+        index = "approximate (IVF-fp16)" if backend == "sqlite" and \
+            store._index.is_approximate else ("flat" if backend == "sqlite" else "hnsw")
         store.close()
+        flat.reset()  # its memory back before the store is measured on its own
+        opened = _open_in_child(Path(tmp) / "scale", qvecs[:50]) if backend == "sqlite" else {}
         ingest = _ingest_rate(Path(tmp), encoder, rng, words, ingest_files)
 
     s50, s95 = _percentiles(store_times)
@@ -107,12 +110,76 @@ def scale(memories: int = 100_000, queries: int = 200, k: int = 10, seed: int = 
         "fill_s": round(fill_s, 2),
         "search_p50_ms": round(s50, 3),
         "search_p95_ms": round(s95, 3),
+        "index": index,
+        "dense_recall_at_k_vs_exact": recall,
+        **opened,
         "baseline": "flat FAISS" if backend == "sqlite" else "bare pgvector query",
         "baseline_p50_ms": round(f50, 3),
         "baseline_p95_ms": round(f95, 3),
         "search_p95_vs_baseline": round(s95 / f95, 2),
         **ingest,
     }
+
+
+def _clustered(rng: np.random.Generator, n: int, dim: int, topics: int = 2000) -> np.ndarray:
+    """Unit vectors in topics (cosine about 0.26 within one), as text embeddings come:
+    uniform random vectors have no neighbourhoods for an approximate index to find."""
+    centres = rng.standard_normal((topics, dim), dtype=np.float32)
+    centres /= np.linalg.norm(centres, axis=1, keepdims=True)
+    out = np.empty((n, dim), np.float32)
+    for lo in range(0, n, 100_000):
+        hi = min(lo + 100_000, n)
+        noise = 1.7 * rng.standard_normal((hi - lo, dim), dtype=np.float32) / np.sqrt(dim)
+        block = centres[rng.integers(0, topics, hi - lo)] + noise
+        out[lo:hi] = block / np.linalg.norm(block, axis=1, keepdims=True)
+    return out
+
+
+def _dense_recall(store, flat, qvecs: np.ndarray, k: int) -> float:
+    """Share of the exact top k (flat search over the same vectors; ids are 1-based rows)
+    that the store's own vector search returns."""
+    _, exact = flat.search(qvecs, k)
+    found = []
+    for q, truth in zip(qvecs, exact, strict=True):
+        if hasattr(store, "_index"):
+            _, ids = store._index.search(q, k)
+        else:
+            with store.Session() as s:
+                ids = list(store._dense(s, q, max(2 * k, 50), "TRUE", {}))[:k]
+        found.append(len(set(np.asarray(ids) - 1) & set(truth.tolist())) / k)
+    return round(float(np.mean(found)), 4)
+
+
+_OPEN_IN_CHILD = """
+import json, sys, time
+import numpy as np
+t = time.perf_counter()
+from memory_store.store import MemoryStore
+store = MemoryStore(sys.argv[1], embedding_model=sys.argv[2], dim=int(sys.argv[3]))
+opened = time.perf_counter() - t
+for q in np.load(sys.argv[4]):
+    store.search(q, "", 10)
+status = dict(line.split(":", 1) for line in open("/proc/self/status"))
+print(json.dumps({"store_open_s": round(opened, 2),
+                  "store_rss_mb": round(int(status["VmRSS"].split()[0]) / 1024),
+                  "store_peak_rss_mb": round(int(status["VmHWM"].split()[0]) / 1024)}))
+"""
+
+
+def _open_in_child(home: Path, queries: np.ndarray) -> dict:
+    """Open time and resident memory of the filled store, in a fresh process (this one
+    holds the bench's own vectors)."""
+    import json
+    import subprocess
+    import sys
+
+    from assistant.encoder import DIM, MODEL_NAME
+
+    path = home / "bench-queries.npy"
+    np.save(path, queries)
+    out = subprocess.run([sys.executable, "-c", _OPEN_IN_CHILD, str(home), MODEL_NAME,
+                          str(DIM), str(path)], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout)
 
 
 def _raw_pgvector(store, k: int):

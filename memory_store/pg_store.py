@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
@@ -28,6 +29,7 @@ from memory_store.records import Hit
 from memory_store.store import MemoryStore, fused_hits, redacted
 
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)  # letters and digits only: never tsquery syntax
+COMMON = 0.02  # a stem in more than this share of the memories is left out of word search
 _MIGRATION_LOCK = 7_260_354  # pg_advisory_xact_lock key: one process migrates at a time
 
 
@@ -100,6 +102,7 @@ class PostgresStore(MemoryStore):
         self.Session = self.Write = make_sessionmaker(self._engine)
         self._check_embedding_model()
         self._vector = f"m.embedding::vector({dim})"  # the HNSW index's own expression
+        self._common, self._common_at = frozenset(), -1e9
 
     # No second copy to keep in step: the vectors are in the table, indexed by PostgreSQL.
 
@@ -170,17 +173,44 @@ class PostgresStore(MemoryStore):
         words = list(dict.fromkeys([w for w in words if w not in STOPWORDS] or words))
         if not words:
             return {}
+        # The query's stems, without those in more than COMMON of all memories: ranking
+        # every memory that holds a common word is what makes a word search slow, and
+        # such a word tells the memories apart no better than a stopword (its IDF is low).
+        common = self._common_stems(s)
+        stems = [w for w in s.scalars(text("SELECT lexeme FROM unnest(to_tsvector("
+                                           "'english', :words))"), {"words": " ".join(words)})
+                 if w not in common]
+        if not stems:
+            return {}
         rows = s.execute(text(
             "SELECT m.id, ts_rank_cd(m.tsv, q) AS score FROM memories m, "
-            "to_tsquery('english', :expr) q "
+            "to_tsquery('simple', :expr) q "
             f"WHERE m.tsv @@ q AND {where} ORDER BY score DESC, m.id LIMIT :n"),
-            {"expr": " | ".join(words), "n": depth, **params}).all()
+            {"expr": " | ".join(_quoted(w) for w in stems), "n": depth, **params}).all()
         return {int(i): float(score) for i, score in rows}
+
+    def _common_stems(self, s: Session) -> frozenset[str]:
+        """Stems in more than COMMON of the memories, from PostgreSQL's own statistics
+        (ANALYZE, run by autovacuum as the table grows); read again every 10 minutes."""
+        now = time.monotonic()
+        if now - self._common_at > 600:
+            row = s.execute(text(
+                "SELECT most_common_elems::text::text[], most_common_elem_freqs FROM pg_stats "
+                "WHERE tablename = 'memories' AND attname = 'tsv'")).first()
+            stems = zip(row[0], row[1], strict=False) if row and row[0] else ()
+            self._common = frozenset(w for w, freq in stems if freq > COMMON)
+            self._common_at = now
+        return self._common
 
     def stats(self) -> dict:
         return self.counts() | {"vector_index": "pgvector hnsw",
                                 "embedding_model": self.embedding_model,
                                 "backend": "postgresql", "home": self.where}
+
+
+def _quoted(stem: str) -> str:
+    """A stem as a tsquery literal (quoted: never operators)."""
+    return "'" + stem.replace("'", "''") + "'"
 
 
 def _filters(kinds, since, until) -> tuple[str, dict]:

@@ -9,7 +9,9 @@ import logging
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 
@@ -34,7 +36,7 @@ from memory_store.records import (
     NewConversation,
     NewMemory,
 )
-from memory_store.vector_index import VectorIndex
+from memory_store.vector_index import APPROXIMATE_AT, TRAIN_SAMPLE, VectorIndex
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +124,9 @@ class MemoryStore:
 
     def close(self) -> None:
         self.flush()
+        if getattr(self, "_words", None) is not None:
+            self._words.shutdown()
+            self._words = None
         self._engine.dispose()
 
     @_index_locked
@@ -187,6 +192,33 @@ class MemoryStore:
         if gen != self._index_generation:
             self._dirty = True
             self._index_generation = gen
+        self._maybe_approximate()
+
+    @_index_locked
+    def _maybe_approximate(self) -> None:
+        """Past APPROXIMATE_AT memories the index becomes IVF-fp16, rebuilt from SQLite in
+        batches (never all vectors in memory at once); it stays so below it."""
+        if self._index.is_approximate or self._index.count < APPROXIMATE_AT:
+            return
+        started = time.perf_counter()
+        with self.Session() as s:
+            n = s.scalar(select(func.count()).select_from(Memory))
+            step = max(1, n // TRAIN_SAMPLE)  # every step-th memory: a sample over all time
+            sample = [np.frombuffer(b, np.float32) for b in s.scalars(
+                select(Memory.embedding).where(Memory.id % step == 0).limit(TRAIN_SAMPLE))]
+            index = VectorIndex.approximate(self.dim, np.stack(sample), n)
+            last = 0
+            while True:
+                rows = s.execute(select(Memory.id, Memory.embedding).where(Memory.id > last)
+                                 .order_by(Memory.id).limit(50_000)).all()
+                if not rows:
+                    break
+                ids, blobs = zip(*rows, strict=True)
+                index.add(ids, np.frombuffer(b"".join(blobs), np.float32))
+                last = ids[-1]
+        self._index, self._dirty = index, True
+        log.info("vector index: %d memories, now approximate (IVF-fp16) in %.1f s",
+                 index.count, time.perf_counter() - started)
 
     @_index_locked
     def verify_index(self) -> list[int]:
@@ -199,7 +231,7 @@ class MemoryStore:
         with self.Session() as s:
             for mid, blob in s.execute(select(Memory.id, Memory.embedding)):
                 vector = self._index.vector(mid) if mid in held else None
-                if vector is None or vector.tobytes() != blob:
+                if vector is None or not _same(vector, blob, self._index.is_approximate):
                     wrong.append(mid)
                 held.discard(mid)
         return sorted(wrong + list(held))
@@ -261,6 +293,7 @@ class MemoryStore:
             gen = generation(s)
         if gen - before == len(added) and before >= 0:
             self._index_generation = gen
+            self._maybe_approximate()
         else:
             self._sync_index()
 
@@ -477,6 +510,10 @@ class MemoryStore:
         self._sync_index()
         depth = max(depth or 0, 2 * k, 50)
         where, params = _filters(kinds, since, until)
+        # The word search runs beside the vector search, not after it: on common words
+        # FTS5 takes about as long as flat FAISS, and both let go of the GIL.
+        words = self._words_pool().submit(self._lexical, query, depth, where, params) \
+            if query else None
         with self.Session() as s:
             allowed = None
             if where:
@@ -486,8 +523,18 @@ class MemoryStore:
             if vector is not None and (allowed is None or len(allowed)):
                 scores, ids = self._index.search(vector, depth, allowed)
                 dense = dict(zip(ids.tolist(), scores.tolist(), strict=True))
-            lexical = dict(fulltext.search(s, query, depth, where, params)) if query else {}
+            lexical = words.result() if words else {}
             return fused_hits(s, dense, lexical, k)
+
+    def _lexical(self, query: str, depth: int, where: str, params: dict) -> dict[int, float]:
+        with self.Session() as s:
+            return dict(fulltext.search(s, query, depth, where, params))
+
+    def _words_pool(self) -> ThreadPoolExecutor:
+        with self._index_lock:
+            if getattr(self, "_words", None) is None:
+                self._words = ThreadPoolExecutor(1, thread_name_prefix="memory-words")
+            return self._words
 
     def get(self, memory_id: int) -> Hit | None:
         with self.Session() as s:
@@ -562,6 +609,13 @@ class MemoryStore:
                 "conversations": s.scalar(select(func.count()).select_from(Conversation)),
                 "messages": s.scalar(select(func.count()).select_from(Message)),
             }
+
+
+def _same(vector: np.ndarray, blob: bytes, approximate: bool) -> bool:
+    """The index's vector is the stored one: bit for bit, or within half precision."""
+    if not approximate:
+        return vector.tobytes() == blob
+    return bool(np.allclose(vector, np.frombuffer(blob, np.float32), atol=0.01))
 
 
 def open_store(home: Path, url: str = "", *, embedding_model: str, dim: int) -> MemoryStore:

@@ -14,6 +14,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from memory_store.db import SCHEMA_VERSION
@@ -361,3 +362,35 @@ def test_a_killed_export_import_continues_where_it_stopped(home, encoder, tmp_pa
                     on_chunks=lambda p, done, total: seen.append(done))
         assert seen[0] > int(first[1])  # went on after what the killed import committed
         check_export_stored(s, export)
+
+
+def test_a_big_store_switches_to_an_approximate_index_that_still_forgets(home, encoder,
+                                                                        monkeypatch):
+    """Past APPROXIMATE_AT memories the FAISS side becomes IVF-fp16 (here the threshold is
+    lowered to 600): searches still find a memory by its own vector, filters hold,
+    forgetting removes its vector, and the index file is reopened as it was."""
+    import memory_store.store as store_module
+
+    monkeypatch.setattr(store_module, "APPROXIMATE_AT", 600)
+    monkeypatch.setattr(store_module, "TRAIN_SAMPLE", 600)
+    rng = np.random.default_rng(0)
+    topics = rng.standard_normal((20, encoder.dim)).astype(np.float32)
+    vectors = topics[rng.integers(0, 20, 800)] + rng.standard_normal((800, encoder.dim),
+                                                                    dtype=np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    rows = [NewMemory("chunk" if i % 2 else "fact", f"memory {i}", v, datetime(2024, 1, 1))
+            for i, v in enumerate(vectors)]
+    with MemoryStore(home, embedding_model=encoder.name, dim=encoder.dim) as store:
+        ids = store.add_memories(rows[:500])
+        assert not store._index.is_approximate
+        ids += store.add_memories(rows[500:])
+        assert store._index.is_approximate and store._index.count == 800
+        assert store.search(vectors[7], "", 1)[0].id == ids[7]
+        assert store.search(vectors[7], "", 5, kinds=["chunk"])[0].kind == "chunk"
+        assert store.forget(ids[7])
+        assert ids[7] not in [h.id for h in store.search(vectors[7], "", 10)]
+    with MemoryStore(home, embedding_model=encoder.name, dim=encoder.dim) as store:
+        assert store._index.is_approximate and store._index.count == 799
+        assert store.verify_index() == []
+        assert store.search(vectors[8], "", 1)[0].id == ids[8]
+        assert store.forget(ids[8]) and store.verify_index() == []

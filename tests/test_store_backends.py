@@ -241,3 +241,25 @@ def test_bench_scale_reports_the_same_figures_for_both_backends(url):
     assert set(result) >= {"search_p50_ms", "search_p95_ms", "baseline_p50_ms",
                            "baseline_p95_ms", "search_p95_vs_baseline", "ingest_chunks_per_s"}
     assert 0 < result["search_p50_ms"] <= result["search_p95_ms"]
+    assert result["dense_recall_at_k_vs_exact"] >= 0.9  # flat is exact; HNSW nearly
+    if result["backend"] == "sqlite":
+        assert result["index"] == "flat" and result["store_open_s"] > 0
+        assert result["store_rss_mb"] > 0
+
+
+def test_postgresql_word_search_leaves_out_words_most_memories_hold(pg_url, encoder):
+    """A word in more than 2% of the memories (by PostgreSQL's own statistics) costs the
+    word search a ranking of all of them and tells nothing apart: it is left out."""
+    from sqlalchemy import text
+
+    texts = [f"Weekly note {n}: the garden needs watering again." for n in range(150)]
+    texts.append("Weekly note: the zorblat barrels arrive on Tuesday.")
+    with opened(pg_url, encoder) as store:
+        store.add_memories(facts(encoder, texts))
+        with store.Write.begin() as s:
+            s.execute(text("ANALYZE memories"))
+        common = search(store, encoder, "garden watering", k=20)
+        assert all(h.lexical_rank is None for h in common)  # dense only
+        (rare,) = [h for h in search(store, encoder, "weekly zorblat", k=5)
+                   if h.lexical_rank is not None]
+        assert "zorblat" in rare.text
