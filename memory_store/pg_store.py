@@ -131,10 +131,10 @@ class PostgresStore(MemoryStore):
         return {"database_ok": True, "fts_ok": stale == 0, "broken_links": broken,
                 "index_mismatches": 0}
 
-    def _lock_path(self, s: Session, path: str) -> None:
+    def _take_turns(self, s: Session, what: str) -> None:
         # Two machines importing the same file at once: the second waits, then replaces
         # the first's version, so the file is there once (not a unique-path error).
-        s.execute(text("SELECT pg_advisory_xact_lock(hashtext(:path))"), {"path": path})
+        s.execute(text("SELECT pg_advisory_xact_lock(hashtext(:what))"), {"what": what})
 
     def forget(self, memory_id: int) -> bool:
         with self.Write.begin() as s:

@@ -141,6 +141,7 @@ class MemoryStore:
 
     def _check_embedding_model(self) -> None:
         with self.Write.begin() as s:
+            self._take_turns(s, "meta")  # two processes opening a new store at once
             rows = dict(s.execute(select(Meta.key, Meta.value)).all())
             self.store_id = rows["store_id"]
             if "embedding_model" not in rows:
@@ -161,6 +162,8 @@ class MemoryStore:
             if (meta.get("model"), meta.get("dim"), meta.get("store")) == (
                     self.embedding_model, self.dim, self.store_id):
                 self._index = index
+                # The file's generation: if SQLite is still there, it is not rewritten.
+                self._index_generation = int(meta.get("generation", -1))
             else:
                 log.warning("vector index %s belongs to another store or model; rebuilding",
                             self.index_path)
@@ -255,9 +258,9 @@ class MemoryStore:
 
     # Writing -----------------------------------------------------------------------------
 
-    def _lock_path(self, s: Session, path: str) -> None:
-        """Writers replacing the same document take turns (SQLite: each write transaction
-        already holds the database's write lock)."""
+    def _take_turns(self, s: Session, what: str) -> None:
+        """Writers changing the same thing (a document's path, the store's settings) take
+        turns (SQLite: each write transaction already holds the database's write lock)."""
 
     def _memory_row(self, m: NewMemory, **links: int | None) -> Memory:
         vec = np.asarray(m.embedding, dtype=np.float32).reshape(-1)
@@ -302,7 +305,7 @@ class MemoryStore:
         """Insert a document with its memories, replacing any earlier version of the same
         path, in one transaction: a failure leaves the old version intact."""
         with self.Write.begin() as s:
-            self._lock_path(s, path)
+            self._take_turns(s, path)
             old = s.scalar(select(Document).where(Document.path == path))
             if old is not None:
                 s.delete(old)
@@ -327,7 +330,7 @@ class MemoryStore:
         """(id, memories, conversations) already committed of the staging document for
         `path` at `content_hash`; one staged for other bytes is dropped first."""
         with self.Write.begin() as s:
-            self._lock_path(s, path)
+            self._take_turns(s, path)
             doc = s.scalar(select(Document).where(Document.path == path + STAGED))
             if doc is not None and doc.content_hash != content_hash:
                 s.delete(doc)
@@ -367,7 +370,7 @@ class MemoryStore:
     def publish_document(self, document_id: int, path: str) -> None:
         """The staged document becomes `path`'s, replacing the old version at once."""
         with self.Write.begin() as s:
-            self._lock_path(s, path)
+            self._take_turns(s, path)
             old = s.scalar(select(Document).where(Document.path == path))
             if old is not None:
                 s.delete(old)

@@ -119,7 +119,9 @@ class VectorIndex:
     def save(self, path: Path, meta: dict) -> None:
         """Write index and sidecar atomically; concurrent writers are serialised by a lock file."""
         with _file_lock(path), self._lock:
-            _atomic_write(path, faiss.serialize_index(self._index).tobytes())
+            # Written by FAISS straight to the file: no copy of the index in memory.
+            _atomic_write(path, lambda f: faiss.write_index(
+                self._index, faiss.PyCallbackIOWriter(f.write)))
             _atomic_write(_meta_path(path), json.dumps(meta).encode())
 
     @classmethod
@@ -128,9 +130,7 @@ class VectorIndex:
         try:
             with _file_lock(path):
                 meta = json.loads(_meta_path(path).read_text())
-                raw = np.frombuffer(path.read_bytes(), dtype=np.uint8)
-            # No downcast_index: its result does not own the index, which is then freed.
-            index = faiss.deserialize_index(raw)
+                index = faiss.read_index(str(path))  # straight from the file, no copy
         except (OSError, ValueError, RuntimeError) as exc:
             # A deleted or garbage file is expected after a crash or by hand; SQLite has it all.
             log.warning("vector index %s unusable (%s); it will be rebuilt", path, exc)
@@ -148,11 +148,15 @@ def _meta_path(path: Path) -> Path:
     return path.with_name(path.name + ".json")
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
+def _atomic_write(path: Path, data) -> None:
+    """`data` (bytes, or a function writing to the open file) into `path`, all or nothing."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            if callable(data):
+                data(f)
+            else:
+                f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)

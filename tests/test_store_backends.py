@@ -254,8 +254,10 @@ def test_postgresql_word_search_leaves_out_words_most_memories_hold(pg_url, enco
 
     texts = [f"Weekly note {n}: the garden needs watering again." for n in range(150)]
     texts.append("Weekly note: the zorblat barrels arrive on Tuesday.")
+    vectors = encoder.encode(texts)
     with opened(pg_url, encoder) as store:
-        store.add_memories(facts(encoder, texts))
+        store.add_memories([NewMemory("fact", t, v, datetime(2024, 1, 1))
+                            for t, v in zip(texts, vectors, strict=True)])
         with store.Write.begin() as s:
             s.execute(text("ANALYZE memories"))
         common = search(store, encoder, "garden watering", k=20)
