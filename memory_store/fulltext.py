@@ -17,15 +17,49 @@ STOPWORDS = frozenset(
 _TOKEN = re.compile(r"\w+", re.UNICODE)
 
 
-def match_expression(query: str) -> str | None:
-    """An FTS5 MATCH string that ORs the query's content words; None when it has none."""
+# A word whose stem is in more than COMMON of the memories, and in more than COMMON_DOCS
+# of them, is left out: ranking every memory holding it is what makes a word search slow
+# on a big store, and it tells memories apart no better than a stopword (its IDF is low).
+COMMON = 0.02
+COMMON_DOCS = 2000
+
+
+def content_words(query: str) -> list[str]:
     words = [w.lower() for w in _TOKEN.findall(query)]
-    content = [w for w in words if w not in STOPWORDS] or words
-    unique = list(dict.fromkeys(content))
-    if not unique:
+    return list(dict.fromkeys([w for w in words if w not in STOPWORDS] or words))
+
+
+def match_expression(words: list[str]) -> str | None:
+    """An FTS5 MATCH string that ORs `words`; None when there are none."""
+    if not words:
         return None
     # Quoting makes every word a literal, so user text can never be FTS5 syntax.
-    return " OR ".join('"' + w.replace('"', '""') + '"' for w in unique)
+    return " OR ".join('"' + w.replace('"', '""') + '"' for w in words)
+
+
+def rare_words(session: Session, words: list[str]) -> list[str]:
+    """`words` without the common ones (see COMMON). Their stems come from FTS5's own
+    tokenizer (a scratch table on this connection), their counts from the index."""
+    for ddl in ("CREATE VIRTUAL TABLE IF NOT EXISTS temp.query_words USING "
+                "fts5(t, tokenize='porter unicode61')",
+                "CREATE VIRTUAL TABLE IF NOT EXISTS temp.query_stems USING "
+                "fts5vocab(temp, query_words, instance)",
+                "CREATE VIRTUAL TABLE IF NOT EXISTS temp.memory_stems USING "
+                "fts5vocab(main, memories_fts, row)"):
+        session.execute(text(ddl))
+    total = session.execute(text("SELECT max(id) FROM memories")).scalar() or 0
+    if total <= COMMON_DOCS:
+        return words  # no word can be in more memories than that yet
+    session.execute(text("DELETE FROM temp.query_words"))
+    session.execute(text("INSERT INTO temp.query_words(rowid, t) VALUES (:i, :w)"),
+                    [{"i": i, "w": w} for i, w in enumerate(words)])
+    stems = dict(session.execute(text("SELECT doc, term FROM temp.query_stems")).all())
+    names = {f"s{i}": stem for i, stem in enumerate(set(stems.values()))}
+    docs = dict(session.execute(text(
+        f"SELECT term, doc FROM temp.memory_stems WHERE term IN "
+        f"({', '.join(':' + n for n in names) or 'NULL'})"), names).all())
+    limit = max(COMMON * total, COMMON_DOCS)
+    return [w for i, w in enumerate(words) if docs.get(stems.get(i), 0) <= limit]
 
 
 def search(session: Session, query: str, limit: int, where_sql: str = "", params: dict | None = None
@@ -34,7 +68,7 @@ def search(session: Session, query: str, limit: int, where_sql: str = "", params
 
     `where_sql` is an extra condition on the joined `memories m` row (kind, time, ...).
     """
-    expr = match_expression(query)
+    expr = match_expression(rare_words(session, content_words(query)))
     if expr is None or limit <= 0:
         return []
     if where_sql:

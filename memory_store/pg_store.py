@@ -22,6 +22,7 @@ import numpy as np
 from sqlalchemy import Connection, create_engine, delete, text
 from sqlalchemy.orm import Session
 
+from memory_store import fulltext
 from memory_store.db import SchemaTooNewError, make_sessionmaker
 from memory_store.fulltext import STOPWORDS
 from memory_store.models import Base, Memory
@@ -29,7 +30,6 @@ from memory_store.records import Hit
 from memory_store.store import MemoryStore, fused_hits, redacted
 
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)  # letters and digits only: never tsquery syntax
-COMMON = 0.02  # a stem in more than this share of the memories is left out of word search
 _MIGRATION_LOCK = 7_260_354  # pg_advisory_xact_lock key: one process migrates at a time
 
 
@@ -173,9 +173,7 @@ class PostgresStore(MemoryStore):
         words = list(dict.fromkeys([w for w in words if w not in STOPWORDS] or words))
         if not words:
             return {}
-        # The query's stems, without those in more than COMMON of all memories: ranking
-        # every memory that holds a common word is what makes a word search slow, and
-        # such a word tells the memories apart no better than a stopword (its IDF is low).
+        # The query's stems without the common ones (fulltext.COMMON: as on SQLite).
         common = self._common_stems(s)
         stems = [w for w in s.scalars(text("SELECT lexeme FROM unnest(to_tsvector("
                                            "'english', :words))"), {"words": " ".join(words)})
@@ -190,15 +188,19 @@ class PostgresStore(MemoryStore):
         return {int(i): float(score) for i, score in rows}
 
     def _common_stems(self, s: Session) -> frozenset[str]:
-        """Stems in more than COMMON of the memories, from PostgreSQL's own statistics
-        (ANALYZE, run by autovacuum as the table grows); read again every 10 minutes."""
+        """Stems in more than fulltext.COMMON (and COMMON_DOCS) of the memories, from
+        PostgreSQL's own statistics (ANALYZE, run by autovacuum as the table grows); read
+        again every 10 minutes."""
         now = time.monotonic()
         if now - self._common_at > 600:
             row = s.execute(text(
-                "SELECT most_common_elems::text::text[], most_common_elem_freqs FROM pg_stats "
+                "SELECT most_common_elems::text::text[], most_common_elem_freqs, reltuples "
+                "FROM pg_stats JOIN pg_class ON relname = tablename "
                 "WHERE tablename = 'memories' AND attname = 'tsv'")).first()
             stems = zip(row[0], row[1], strict=False) if row and row[0] else ()
-            self._common = frozenset(w for w, freq in stems if freq > COMMON)
+            rows = row[2] if row else 0
+            self._common = frozenset(w for w, freq in stems if freq > fulltext.COMMON
+                                     and freq * rows > fulltext.COMMON_DOCS)
             self._common_at = now
         return self._common
 

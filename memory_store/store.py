@@ -209,7 +209,7 @@ class MemoryStore:
             step = max(1, n // TRAIN_SAMPLE)  # every step-th memory: a sample over all time
             sample = [np.frombuffer(b, np.float32) for b in s.scalars(
                 select(Memory.embedding).where(Memory.id % step == 0).limit(TRAIN_SAMPLE))]
-            index = VectorIndex.approximate(self.dim, np.stack(sample), n)
+            index = VectorIndex.approximate(self.dim, np.stack(sample), 4 * n)  # room to grow
             last = 0
             while True:
                 rows = s.execute(select(Memory.id, Memory.embedding).where(Memory.id > last)
