@@ -248,7 +248,7 @@ def test_bench_scale_reports_the_same_figures_for_both_backends(url):
 
 
 def test_word_search_leaves_out_words_most_memories_hold(url, encoder, monkeypatch):
-    """A word in more than 2% of the memories (and, here, more than 100 of them) costs the
+    """A word in more than 1% of the memories (and, here, more than 100 of them) costs the
     word search a ranking of all of them and tells nothing apart: it is left out (SQLite:
     counted by FTS5's index; PostgreSQL: by its own statistics)."""
     from sqlalchemy import text
