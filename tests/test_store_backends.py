@@ -220,14 +220,23 @@ def test_two_machines_import_at_once_and_a_third_finds_everything(tmp_path, pg_u
         assert store.check()["fts_ok"]
 
 
-def test_a_password_never_reaches_the_screen(tmp_path):
+def test_a_password_never_reaches_the_screen(tmp_path, pg_url):
+    # The test server trusts local connections, so a password in the URL is carried along
+    # (as with a real server) and must show as *** wherever the store is named.
+    with_password = pg_url.replace("postgres:@", "postgres:hunter2secret@")
+    assert with_password != pg_url
+    shown = subprocess.run([sys.executable, "-m", "assistant.cli", "--home", str(tmp_path),
+                            "--store", with_password, "doctor"], capture_output=True, text=True)
+    assert shown.returncode == 0, shown.stderr
+    assert "memories in: postgresql+psycopg://postgres:***@" in shown.stdout
     url = "postgresql+psycopg://memory:hunter2secret@127.0.0.1:9/memories"
-    out = subprocess.run([sys.executable, "-m", "assistant.cli", "--home", str(tmp_path),
-                          "--store", url, "doctor"], capture_output=True, text=True)
-    assert out.returncode == 1
-    assert "127.0.0.1" in out.stderr  # says where it could not connect
+    failed = subprocess.run([sys.executable, "-m", "assistant.cli", "--home", str(tmp_path),
+                             "--store", url, "doctor"], capture_output=True, text=True)
+    assert failed.returncode == 1
+    assert "127.0.0.1" in failed.stderr  # says where it could not connect
     logged = (tmp_path / "assistant.log").read_text()
-    assert "hunter2secret" not in out.stdout + out.stderr + logged
+    everything = shown.stdout + shown.stderr + failed.stdout + failed.stderr + logged
+    assert "hunter2secret" not in everything
 
 
 def test_bench_scale_reports_the_same_figures_for_both_backends(url):
