@@ -181,6 +181,45 @@ def about_subject(question: str, memories: Sequence[Hit]) -> list[Hit]:
     return [h for h in memories if names_subject(subject_text(h), subject)]
 
 
+# Secrets and identifiers: an answer to "What is the backup server's password?" or "my
+# mother's phone number" must come from a memory that names that kind of thing (and, for a
+# number, holds one), or it is some other number or word the memories happen to hold.
+IDENTIFIERS: dict[str, tuple[frozenset[str], re.Pattern | None]] = {
+    "password": (frozenset({"password", "passphrase", "passcode", "passwort"}), None),
+    "passcode": (frozenset({"passcode", "password", "code", "pin"}), None),
+    "pin": (frozenset({"pin", "code", "passcode"}), re.compile(r"\d{3,}")),
+    "phone number": (frozenset({"phone", "number", "mobile", "cell", "call", "ring"}),
+                     re.compile(r"\d[\d ()+.-]{4,}\d")),
+    "number": (frozenset({"number", "no", "phone", "mobile"}), None),
+    "email": (frozenset({"email", "e-mail", "mail"}), re.compile(r"\S@\S")),
+    "email address": (frozenset({"email", "e-mail", "mail"}), re.compile(r"\S@\S")),
+    "address": (frozenset({"address", "street", "road", "avenue", "lane", "live", "lives",
+                           "flat", "apartment"}), None),
+}
+_ASKED_THING = re.compile(
+    r"^\s*(?:what|which)(?:'s|\s+(?:is|are|was|were))\b.*?\b(?P<thing>phone number|email "
+    r"address|password|passcode|pin|email|number|address)\s*(?:\?|$|\b(?:for|of|to|at|on)\b)",
+    re.I)
+
+
+def asked_identifier(question: str) -> str | None:
+    """The secret or identifier the question asks for ("password", "phone number"), or
+    None."""
+    m = _ASKED_THING.search(question)
+    if m is None or (m["thing"].lower() == "number"
+                     and not question.rstrip(" ?").lower().endswith("number")):
+        return None  # "the highest number of points" asks for a count, not a number
+    return m["thing"].lower()
+
+
+def names_identifier(text: str, thing: str) -> bool:
+    """The text names that kind of thing (and holds a number or address where one is
+    asked for)."""
+    words, pattern = IDENTIFIERS[thing]
+    held = set(_WORD.findall(text.lower())) | set(re.findall(r"[a-z]+-[a-z]+", text.lower()))
+    return bool(words & held) and (pattern is None or bool(pattern.search(text)))
+
+
 _CITATION = re.compile(r"\[(\d{1,2}(?:\s*,\s*\d{1,2})*)\]")  # "[1]", "[1, 3]"
 
 
@@ -193,6 +232,8 @@ def cited(answer: str, memories: Sequence[Hit]) -> list[Hit]:
 def supporting(question: str, answer: str, memories: Sequence[Hit]) -> Hit | None:
     """The best memory behind `answer`, or None when the memories do not support it."""
     about = about_subject(question, memories)
+    if (thing := asked_identifier(question)) is not None:
+        about = [h for h in about if names_identifier(memory_text(h), thing)]
     if not about:
         return None
     if _YES_NO.match(answer) or _JUDGEMENT.search(question):

@@ -18,7 +18,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from assistant.grounding import content_words, memory_text, subject_of
+from assistant.grounding import (
+    asked_identifier,
+    content_words,
+    memory_text,
+    names_identifier,
+    subject_of,
+)
 from memory_store.records import Hit
 
 Encode = Callable[[list[str]], np.ndarray]
@@ -94,6 +100,9 @@ def covers(question: str, quote: Quote) -> bool:
     document's own name; a quote of something said, more than SAID_COVERAGE of its words
     that are not names (the subject check has found the people already: "What is Tiago's
     job?" is not answered by "My brother Tiago is visiting")."""
+    thing = asked_identifier(question)
+    if thing is not None and not names_identifier(quote.text, thing):
+        return False  # a password is not answered by a sentence that names none
     if quote.hit.kind == "chunk":
         document = f"{(quote.hit.meta or {}).get('title', '')} {quote.hit.source.split('#')[0]}"
         asked = content_words(question) - content_words(document.replace("_", " "))

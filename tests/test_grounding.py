@@ -6,8 +6,9 @@ from datetime import datetime
 import pytest
 
 from assistant.answering import abstention, clean_answer
-from assistant.grounding import about_subject, subject_of, supporting
+from assistant.grounding import about_subject, asked_identifier, subject_of, supporting
 from assistant.locomo.scoring import abstains
+from assistant.quoting import Quote, covers
 from memory_store.records import Hit
 
 
@@ -93,3 +94,31 @@ def test_with_memories_about_the_subject_the_abstention_says_they_do_not_say_it(
     assert text == ("My memories about your mother do not say that. The closest: \u201cUser: "
                     "My mother Helena turned 65 today.\u201d (3 May 2024, conversation:1#turn=3).")
     assert abstains(text)
+
+
+@pytest.mark.parametrize("question, thing", [
+    ("What is the backup server's password?", "password"),
+    ("What is my mother's phone number?", "phone number"),
+    ("What's the PIN for the alarm?", "pin"),
+    ("What is Tiago's email address?", "email address"),
+    ("What is my favourite number?", "number"),
+    ("What was the highest number of points John scored?", None),  # a count
+    ("Where does Ana live?", None),
+])
+def test_the_secret_or_identifier_a_question_asks_for(question, thing):
+    assert asked_identifier(question) == thing
+
+
+def test_a_password_or_number_comes_only_from_a_memory_that_names_one():
+    # Her age is a number about her, not her phone number.
+    assert supporting("What is my mother's phone number?", "65", USER) is None
+    phone = USER + [memory(5, "User: Mum's mobile is 0612 345 678, call her after six.")]
+    assert supporting("What is my mother's phone number?", "0612 345 678", phone).id == 5
+    rack = Hit(id=9, kind="chunk", text="The backup server lives in rack 4. It is backed up "
+               "nightly to tape.", source="ops.md#Backup server",
+               created_at=datetime(2024, 5, 3), meta={"title": "Operations"})
+    asked = "What is the backup server's password?"
+    assert not covers(asked, Quote(rack.text, rack, 1.0))
+    kept = Hit(id=10, kind="chunk", text="The backup server password is kept in the safe.",
+               source="ops.md#Backup server", created_at=datetime(2024, 5, 3), meta={})
+    assert covers(asked, Quote(kept.text, kept, 1.0))
