@@ -220,6 +220,29 @@ def names_identifier(text: str, thing: str) -> bool:
     return bool(words & held) and (pattern is None or bool(pattern.search(text)))
 
 
+_WHERE = re.compile(r"^\s*where\b", re.I)
+_SENTENCE = re.compile(r"(?<=[.!?])\s+")
+
+
+def _placed(question: str, wanted: set[str], about: Sequence[Hit]) -> Hit | None:
+    """A place is where the thing asked about is said to be: one sentence must hold half
+    of the question's words (when it has two or more) and half of the answer's. "Near the
+    old bridge" from a sentence about lunch does not place the spare key to the cabin, nor
+    does "the kitchen" from one about the garden shed key. On LoCoMo's held-out
+    generations (497 questions) this withholds one more answer to categories 1-4 (F1
+    0.459 -> 0.456) and one more of category 5."""
+    asked = content_words(question) - {n.lower() for n in subject_of(question).names}
+    for hit in about:
+        for sentence in _SENTENCE.split(memory_text(hit)):
+            words = content_words(sentence)
+            # One asked word may be said otherwise ("Where do I work?": "a new job at the
+            # Riverside clinic"); two or more tell one thing from another.
+            if (len(asked) < 2 or 2 * len(asked & words) >= len(asked)) \
+                    and 2 * len(wanted & words) >= len(wanted):
+                return hit
+    return None
+
+
 _CITATION = re.compile(r"\[(\d{1,2}(?:\s*,\s*\d{1,2})*)\]")  # "[1]", "[1, 3]"
 
 
@@ -241,6 +264,8 @@ def supporting(question: str, answer: str, memories: Sequence[Hit]) -> Hit | Non
     wanted = content_words(answer) - content_words(question)
     if not wanted:  # only the question's own words: no answer at all
         return None
+    if _WHERE.match(question):
+        return _placed(question, wanted, about)
     for hit in about:  # the first memory holding any of them is the one to point to
         if wanted & content_words(memory_text(hit)):
             break

@@ -359,3 +359,8 @@ def test_a_long_message_is_remembered_in_parts_so_its_end_is_found(agent):
     top = agent.store.search(agent.encoder.encode_one("Where is the spare key to the cabin?"),
                              "", k=1)[0]
     assert KEY in top.text
+    # The answer places the key where it was said to be, never by words from the lunches
+    # in the same message ("The woods near the old bridge" was shown before).
+    answer = "".join(agent.ask("Where is the spare key to the cabin?"))
+    assert not {"bridge", "woods", "kitchen"} & set(answer.lower().split())
+    assert "third step" in answer or answer.startswith("I have nothing")

@@ -122,3 +122,16 @@ def test_a_password_or_number_comes_only_from_a_memory_that_names_one():
     kept = Hit(id=10, kind="chunk", text="The backup server password is kept in the safe.",
                source="ops.md#Backup server", created_at=datetime(2024, 5, 3), meta={})
     assert covers(asked, Quote(kept.text, kept, 1.0))
+
+
+def test_a_place_comes_from_a_sentence_about_the_thing_asked_after():
+    lunches = " ".join(f"On day {n} we ate grilled fish at a small place near the old bridge."
+                       for n in range(3))
+    said = [memory(1, "User: The garden shed key hangs on a hook in the kitchen."),
+            memory(2, f"User: {lunches} The spare key to the cabin is taped under the third "
+                      "step of the porch.")]
+    asked = "Where is the spare key to the cabin?"
+    assert supporting(asked, "The kitchen", said) is None  # another key's place
+    assert supporting(asked, "The woods near the old bridge", said) is None  # lunch
+    assert supporting(asked, "Under the third step of the porch", said).id == 2
+    assert supporting("Where is the garden shed key?", "In the kitchen", said).id == 1
