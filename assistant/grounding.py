@@ -221,6 +221,12 @@ def names_identifier(text: str, thing: str) -> bool:
 
 
 _WHERE = re.compile(r"^\s*where\b", re.I)
+_NAME_ASKED = re.compile(r"^\s*(?:what|which)\b.*\b(?:name|names|called)\b", re.I)
+
+
+def proper_names(text: str) -> list[str]:
+    """The capitalised words of `text` that can be names (not "A", "The", "My", ...)."""
+    return [w for w in _NAME.findall(text) if w.removesuffix("'s") not in _QUESTION_NAMES]
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 
 
@@ -254,6 +260,8 @@ def cited(answer: str, memories: Sequence[Hit]) -> list[Hit]:
 
 def supporting(question: str, answer: str, memories: Sequence[Hit]) -> Hit | None:
     """The best memory behind `answer`, or None when the memories do not support it."""
+    if _NAME_ASKED.search(question) and not proper_names(answer):
+        return None  # "What is our dog called?" is not answered by "A greyhound"
     about = about_subject(question, memories)
     if (thing := asked_identifier(question)) is not None:
         about = [h for h in about if names_identifier(memory_text(h), thing)]

@@ -39,6 +39,7 @@ def test_the_subject_is_the_people_named_and_the_relations_asked_after():
     ("What is my mother's phone number?", "902-555-1234"),
     ("What is my favourite colour?", "favourite colour"),  # the question's own words
     ("Where does Ana live?", "Lisbon"),
+    ("What is our dog called?", "A greyhound"),  # a breed, not a name
 ])
 def test_unsupported_answers_find_no_memory(question, answer):
     assert supporting(question, answer, USER) is None
