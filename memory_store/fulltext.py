@@ -41,6 +41,9 @@ def match_expression(words: list[str]) -> str | None:
 def rare_words(session: Session, words: list[str]) -> list[str]:
     """`words` without the common ones (see COMMON). Their stems come from FTS5's own
     tokenizer (a scratch table on this connection), their counts from the index."""
+    total = session.execute(text("SELECT max(id) FROM memories")).scalar() or 0
+    if total <= COMMON_DOCS:
+        return words  # no word can be in more memories than that yet
     for ddl in ("CREATE VIRTUAL TABLE IF NOT EXISTS temp.query_words USING "
                 "fts5(t, tokenize='porter unicode61')",
                 "CREATE VIRTUAL TABLE IF NOT EXISTS temp.query_stems USING "
@@ -48,9 +51,6 @@ def rare_words(session: Session, words: list[str]) -> list[str]:
                 "CREATE VIRTUAL TABLE IF NOT EXISTS temp.memory_stems USING "
                 "fts5vocab(main, memories_fts, row)"):
         session.execute(text(ddl))
-    total = session.execute(text("SELECT max(id) FROM memories")).scalar() or 0
-    if total <= COMMON_DOCS:
-        return words  # no word can be in more memories than that yet
     session.execute(text("DELETE FROM temp.query_words"))
     session.execute(text("INSERT INTO temp.query_words(rowid, t) VALUES (:i, :w)"),
                     [{"i": i, "w": w} for i, w in enumerate(words)])

@@ -11,7 +11,6 @@ import sqlite3
 import threading
 import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 
@@ -124,9 +123,6 @@ class MemoryStore:
 
     def close(self) -> None:
         self.flush()
-        if getattr(self, "_words", None) is not None:
-            self._words.shutdown()
-            self._words = None
         self._engine.dispose()
 
     @_index_locked
@@ -513,10 +509,6 @@ class MemoryStore:
         self._sync_index()
         depth = max(depth or 0, 2 * k, 50)
         where, params = _filters(kinds, since, until)
-        # The word search runs beside the vector search, not after it: on common words
-        # FTS5 takes about as long as flat FAISS, and both let go of the GIL.
-        words = self._words_pool().submit(self._lexical, query, depth, where, params) \
-            if query else None
         with self.Session() as s:
             allowed = None
             if where:
@@ -526,18 +518,8 @@ class MemoryStore:
             if vector is not None and (allowed is None or len(allowed)):
                 scores, ids = self._index.search(vector, depth, allowed)
                 dense = dict(zip(ids.tolist(), scores.tolist(), strict=True))
-            lexical = words.result() if words else {}
+            lexical = dict(fulltext.search(s, query, depth, where, params)) if query else {}
             return fused_hits(s, dense, lexical, k)
-
-    def _lexical(self, query: str, depth: int, where: str, params: dict) -> dict[int, float]:
-        with self.Session() as s:
-            return dict(fulltext.search(s, query, depth, where, params))
-
-    def _words_pool(self) -> ThreadPoolExecutor:
-        with self._index_lock:
-            if getattr(self, "_words", None) is None:
-                self._words = ThreadPoolExecutor(1, thread_name_prefix="memory-words")
-            return self._words
 
     def get(self, memory_id: int) -> Hit | None:
         with self.Session() as s:

@@ -13,20 +13,14 @@ from datetime import datetime
 import numpy as np
 import pytest
 from sqlalchemy import update
+from test_store import FACTS
+from test_store import _facts as facts
+from test_store import _search as search
 
 from memory_store.copy import CopyError, copy_store, summary
 from memory_store.models import Memory
 from memory_store.records import NewConversation, NewMemory, NewTurn
 from memory_store.store import open_store
-
-FACTS = [
-    "My sister Ana was born in Porto in 1990.",
-    "The zorblat fermentation takes three weeks in oak barrels.",
-    "Our dentist moved her practice to Elm Street.",
-    "I bought a red bicycle for commuting.",
-    "The quarterly report is due on the fifth of March.",
-    "Tomatoes grow best with six hours of sun.",
-]
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -45,16 +39,6 @@ def db(url, encoder):
     store = opened(url, encoder)
     yield store
     store.close()
-
-
-def facts(encoder, texts=FACTS, day=1, kind="fact"):
-    vecs = encoder.encode(list(texts))
-    return [NewMemory(kind=kind, text=t, embedding=v, created_at=datetime(2024, 1, day + i),
-                      source=f"test#{i}") for i, (t, v) in enumerate(zip(texts, vecs, strict=True))]
-
-
-def search(store, encoder, query, k=3, **kw):
-    return store.search(encoder.encode_one(query), query, k, **kw)
 
 
 def test_search_filters_forget_and_reopen(db, url, encoder):
