@@ -151,3 +151,21 @@ def test_a_quote_that_spans_a_skipped_question_still_points_to_its_memory(encode
     # The question is never the quote, but it stays between its neighbours.
     assert quote.text == "Press ctrl+s to start the server. Why port 8080?"
     assert support_of("Which key starts the server?", quoted(quote), [page]) is page
+
+
+def _chunk(id_, text, section, title="Quill"):
+    return Hit(id=id_, kind="chunk", text=text, source=f"{title.lower()}.md#{section}",
+               created_at=datetime(2026, 5, 3), meta={"title": title})
+
+
+def test_a_sentence_is_read_under_its_heading(encoder):
+    """"It is 8080 by default." says nothing about a port until it is read under "Port"."""
+    from assistant.quoting import best_quote
+
+    hits = [_chunk(1, "The default timeout is 30 seconds. It can be raised for slow disks.",
+                   "Quill > Timeouts"),
+            _chunk(2, "It is 8080 by default. Any free port above 1024 will do.",
+                   "Quill > Port")]
+    quote = best_quote("Which port does Quill listen on by default?", hits, encoder.encode)
+    assert quote.text.startswith("It is 8080 by default.")
+
