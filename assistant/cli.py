@@ -280,23 +280,49 @@ def cmd_store_copy(agent, args) -> int:
     return 0
 
 
-def mcp_config(settings: Settings) -> dict:
+def _port(value: str) -> int:
+    if not value.isdigit() or not 1 <= int(value) <= 65535:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a port number (1-65535)")
+    return int(value)
+
+
+def mcp_config(settings: Settings, http_port: int | None = None) -> dict:
     """The client configuration that starts this install's MCP server on this data folder
-    (Claude Desktop's `mcpServers`; Claude Code and most clients take the same fields)."""
+    (Claude Desktop's `mcpServers`; Claude Code and most clients take the same fields), or
+    with `http_port`, the URL and token of `assistant mcp --http` on that port."""
+    if http_port is not None:
+        from assistant import mcp_http
+
+        return {"mcpServers": {"memory": {
+            "type": "http", "url": mcp_http.url(http_port),
+            "headers": {"Authorization": f"Bearer {mcp_http.http_token(settings.home)}"}}}}
     return {"mcpServers": {"memory": {
         "command": sys.executable,
         "args": ["-m", "assistant.cli", "--home", str(settings.home), "mcp"]}}}
 
 
 def cmd_mcp(agent, args) -> int:
+    port = args.port if args.http else None
     if args.print_config:
-        print(json.dumps(mcp_config(agent.settings), indent=2))
+        print(json.dumps(mcp_config(agent.settings, port), indent=2))
         return 0
     from assistant.mcp_server import build_server
 
     agent.encoder.load()  # before the first call, so a client's first search is quick
-    log.info("MCP server on %s", agent.settings.home)
-    build_server(agent).run("stdio")
+    server = build_server(agent)
+    if port is None:
+        log.info("MCP server on %s (stdio)", agent.settings.home)
+        server.run("stdio")
+        return 0
+    from assistant import mcp_http
+
+    mcp_http.ensure_free(port)
+    token = mcp_http.http_token(agent.settings.home)
+    log.info("MCP server on %s at %s", agent.settings.home, mcp_http.url(port))
+    print(f"serving {agent.settings.home} at {mcp_http.url(port)} (127.0.0.1 only); "
+          f"clients send the token from `assistant mcp --http --port {port} "
+          f"--print-config`. Ctrl+C stops.", file=sys.stderr, flush=True)
+    mcp_http.serve(server, token, port)
     return 0
 
 
@@ -432,9 +458,15 @@ def build_parser() -> argparse.ArgumentParser:
                     "sqlite:///FOLDER or postgresql+psycopg://USER@HOST/DB")
     cp.add_argument("--to", dest="target", required=True, help="the same kinds of URL")
     cp.set_defaults(fn=cmd_store_copy)
-    mc = sub.add_parser("mcp", help="serve this memory to other AI tools over MCP (stdio)")
+    mc = sub.add_parser("mcp", help="serve this memory to other AI tools over MCP (stdio, "
+                        "or --http)")
     mc.add_argument("--print-config", action="store_true", help="print the client "
-                    "configuration that starts this server, to paste into the client")
+                    "configuration that starts this server (with --http: its URL and "
+                    "token), to paste into the client")
+    mc.add_argument("--http", action="store_true", help="serve streamable HTTP on "
+                    "127.0.0.1 instead of stdio; clients need the bearer token kept in the "
+                    "data folder (mcp-token) or set in ASSISTANT_MCP_TOKEN")
+    mc.add_argument("--port", type=_port, default=8765, help="the HTTP port (default 8765)")
     mc.set_defaults(fn=cmd_mcp)
     d = sub.add_parser("doctor", help="show where data and models are")
     d.add_argument("--repair", action="store_true", help="mend a damaged store's schema (a "

@@ -5,9 +5,9 @@ asked about documentation paraphrases it wrongly (the key a page gives as an exa
 about what the document says, and it is never read as an instruction.
 
 Sentences are scored by the encoder's cosine similarity to the question (a document's
-sentence read under its heading) plus the share of the question's words they hold, less a little for the rank of their memory; the best one
-is quoted with the sentence after it (a sentence ending "run the following:" is answered
-by what follows).
+sentence read under its heading) plus the share of the question's words they hold, less
+a little for the rank of their memory; the best one is quoted with the sentence after it
+(a sentence ending "run the following:" is answered by what follows).
 """
 
 from __future__ import annotations

@@ -5,13 +5,18 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
+import time
+import urllib.error
+import urllib.request
 from datetime import datetime
 
 import pytest
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters
+from mcp.client.streamable_http import create_mcp_http_client, streamable_http_client
 from mcp_types import Implementation
 
 from assistant.agent import Agent
@@ -132,3 +137,59 @@ async def test_printed_client_config_starts_the_server(settings):
     async with Client(params, read_timeout_seconds=120) as client:
         assert {t.name for t in (await client.list_tools()).tools} == TOOLS
         assert payload(await client.call_tool("memory_stats"))["memories"] == 0
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _status(url: str, headers: dict) -> int:
+    request = urllib.request.Request(url, data=b"{}", headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+    except urllib.error.URLError:
+        return 0  # nothing listening yet
+
+
+@pytest.mark.slow
+async def test_http_transport_serves_only_callers_with_the_token(mcp_home, model_cache):
+    """`assistant mcp --http`: the printed URL and token, used as is, reach the tools; no
+    token, a wrong one, or a foreign Host header (DNS rebinding) get nothing."""
+    home = mcp_home[0]
+    port = _free_port()
+    command = [sys.executable, "-m", "assistant.cli", "--home", str(home), "mcp", "--http",
+               "--port", str(port)]
+    printed = subprocess.run(command + ["--print-config"], capture_output=True, text=True,
+                             check=True)
+    entry = json.loads(printed.stdout)["mcpServers"]["memory"]
+    assert entry["url"] == f"http://127.0.0.1:{port}/mcp" and entry["type"] == "http"
+    assert (home / "mcp-token").stat().st_mode & 0o777 == 0o600
+    server = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while _status(entry["url"], {}) != 401:  # not listening yet: connection refused
+            assert server.poll() is None, server.stderr.read()
+            assert time.monotonic() < deadline
+            time.sleep(0.5)
+        assert _status(entry["url"], {"Authorization": "Bearer guess"}) == 401
+        rebound = entry["headers"] | {"Host": f"attacker.example:{port}"}
+        assert _status(entry["url"], rebound) in (400, 403, 421)
+        http = create_mcp_http_client(headers=entry["headers"])
+        async with Client(streamable_http_client(entry["url"], http_client=http),
+                          client_info=Implementation(name="web-agent", version="1")) as client:
+            assert {t.name for t in (await client.list_tools()).tools} == TOOLS
+            kept = payload(await client.call_tool("remember", {"fact": "The kayak is red."}))
+            assert kept["remembered"]["source"] == "mcp:web-agent"
+            found = payload(await client.call_tool("search_memory", {"query": "kayak colour",
+                                                                     "k": 1}))
+            assert found[0]["id"] == kept["remembered"]["id"]
+        second = subprocess.run(command, capture_output=True, text=True, timeout=120)
+        assert second.returncode == 1 and f"127.0.0.1:{port} cannot be used" in second.stderr
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
