@@ -16,7 +16,6 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.transport_security import TransportSecuritySettings
 
 HOST = "127.0.0.1"
-DEFAULT_PORT = 8765
 PATH = "/mcp"
 TOKEN_FILE = "mcp-token"
 TOKEN_ENV = "ASSISTANT_MCP_TOKEN"
@@ -74,7 +73,7 @@ class BearerToken:
         await self.app(scope, receive, send)
 
 
-def serve(server: MCPServer, token: str, port: int = DEFAULT_PORT) -> None:
+def serve(server: MCPServer, token: str, port: int) -> None:
     """Serve `server` on 127.0.0.1:`port` until interrupted."""
     import uvicorn
 

@@ -153,9 +153,9 @@ def test_a_quote_that_spans_a_skipped_question_still_points_to_its_memory(encode
     assert support_of("Which key starts the server?", quoted(quote), [page]) is page
 
 
-def _chunk(id_, text, section, title="Quill"):
-    return Hit(id=id_, kind="chunk", text=text, source=f"{title.lower()}.md#{section}",
-               created_at=datetime(2026, 5, 3), meta={"title": title})
+def _chunk(id_, text, section):
+    return Hit(id=id_, kind="chunk", text=text, source=f"quill.md#{section}",
+               created_at=datetime(2026, 5, 3), meta={"title": "Quill"})
 
 
 def test_a_sentence_is_read_under_its_heading(encoder):
