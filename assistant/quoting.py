@@ -103,8 +103,12 @@ def best_quote(question: str, hits: Sequence[Hit], encode: Encode) -> Quote | No
         if best is None or score > best.score:
             best, best_at = Quote(found[i], hit, score), (i, found)
     i, found = best_at
-    if i + 1 < len(found):  # "Run the following to test Rich:" is answered by what follows
-        best.text = f"{best.text} {found[i + 1]}"
+    # "Run the following to test Rich:" is answered by what follows, and so is a quote
+    # that would end on "Here's an example:"
+    for after in found[i + 1:i + 3]:
+        best.text = f"{best.text} {after}"
+        if not after.endswith(":"):
+            break
     return best
 
 

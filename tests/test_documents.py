@@ -169,3 +169,15 @@ def test_a_sentence_is_read_under_its_heading(encoder):
     quote = best_quote("Which port does Quill listen on by default?", hits, encoder.encode)
     assert quote.text.startswith("It is 8080 by default.")
 
+
+
+def test_a_quote_does_not_end_on_a_colon_when_the_memory_goes_on(encoder):
+    """The sentence after the best one is quoted with it; if that one only announces what
+    follows ("Here's an example:"), what follows is quoted too."""
+    from assistant.quoting import best_quote
+
+    page = _chunk(1, "Quill renders a markup similar in syntax to bbcode. Here's an "
+                  "example:\n\n[bold red]alert[/bold red]\n\nStyles nest.", "Quill > Markup")
+    quote = best_quote("Which syntax is Quill's markup modelled on?", [page], encoder.encode)
+    assert quote.text == ("Quill renders a markup similar in syntax to bbcode. Here's an "
+                          "example: [bold red]alert[/bold red]")
