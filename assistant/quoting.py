@@ -81,7 +81,7 @@ def _under_heading(hit: Hit, unit: str) -> str:
 
 def best_quote(question: str, hits: Sequence[Hit], encode: Encode) -> Quote | None:
     """The sentence of the first LOOK document memories that best answers `question`, with
-    the one after it."""
+    the one after it (and the next, when that one ends with a colon)."""
     # Every unit stays in `found`, so a quote with the unit after it is the memory's own
     # text (quoted_memory finds it); only some are candidates.
     candidates = [(rank, hit, i, found) for rank, hit in enumerate(hits[:LOOK])
@@ -136,10 +136,10 @@ def answering_quote(question: str, hits: Sequence[Hit], encode: Encode) -> Quote
     """The best quote of `hits` if it scores at least MIN_SCORE (DOC_MIN_SCORE for a
     document's) and covers the question."""
     quote = best_quote(question, hits, encode)
-    least = DOC_MIN_SCORE if quote is not None and quote.hit.kind == "chunk" else MIN_SCORE
-    if quote is not None and quote.score >= least and covers(question, quote):
-        return quote
-    return None
+    if quote is None:
+        return None
+    least = DOC_MIN_SCORE if quote.hit.kind == "chunk" else MIN_SCORE
+    return quote if quote.score >= least and covers(question, quote) else None
 
 
 def quoted(quote: Quote) -> str:

@@ -170,7 +170,6 @@ def test_a_sentence_is_read_under_its_heading(encoder):
     assert quote.text.startswith("It is 8080 by default.")
 
 
-
 def test_a_quote_does_not_end_on_a_colon_when_the_memory_goes_on(encoder):
     """The sentence after the best one is quoted with it; if that one only announces what
     follows ("Here's an example:"), what follows is quoted too."""
