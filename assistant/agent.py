@@ -138,6 +138,14 @@ class Agent:
             return self._recaller
 
     @property
+    def query_encoder(self) -> Encoder:
+        """What recall's questions are encoded with: the encoder plus the query adapter
+        trained with the LTM-T weights (memories always go through the plain encoder)."""
+        from assistant.recall import query_encoder
+
+        return query_encoder(self.recaller.model, self.encoder)
+
+    @property
     def generator(self) -> Generator:
         with self._lock:
             if self._generator is None:
@@ -175,7 +183,7 @@ class Agent:
             report("loading the encoder")
             self.encoder.load()
             report("loading LTM-T")
-            _ = self.recaller
+            self.query_encoder.load()
             report("loading the language model")
             gen = self.generator
             if hasattr(gen, "load"):
@@ -226,8 +234,8 @@ class Agent:
     def recall(self, query: str, k: int | None = None, **filters) -> list[Hit]:
         """The k memories most relevant to `query`, ranked by LTM-T from a fresh state;
         `filters` (kinds, since, until) hold inside the search."""
-        return self.recall_for(query, self.encoder.encode_one(query), None, self.clock(),
-                               k=k, **filters).hits
+        return self.recall_for(query, self.query_encoder.encode_one(query), None,
+                               self.clock(), k=k, **filters).hits
 
     def recall_for(self, question: str, vector, state, now: datetime,
                    exclude: Sequence[int] = (), k: int | None = None, **filters) -> Recall:
@@ -332,7 +340,7 @@ class Agent:
     def ask(self, question: str, k: int | None = None, state=None) -> Answer:
         """Answer `question` from memory without remembering it (`ask`, and `bench locomo`
         with the replayed conversation's LTM-T `state`)."""
-        recalled = self.recall_for(question, self.encoder.encode_one(question), state,
+        recalled = self.recall_for(question, self.query_encoder.encode_one(question), state,
                                    self.clock(), k=k)
         return Answer(recalled.hits, self.answer_for(question, recalled.hits), question,
                       self.settings.prompt_memories)
@@ -349,9 +357,13 @@ class Agent:
                         for part in turn_parts(text)]
         meta = {"role": "user", "question": is_question(text)} | self._subject_meta(text)
         with self._lock:
-            # One encoder pass: the dated memory texts are stored, the question's own
-            # words search.
-            *vectors, query_vector = self.encoder.encode([*memory_texts, text])
+            # The dated memory texts are stored; the message's own words search (in one
+            # encoder pass, unless LTM-T's weights came with a query adapter).
+            if (query_encoder := self.query_encoder) is self.encoder:
+                *vectors, query_vector = self.encoder.encode([*memory_texts, text])
+            else:
+                vectors = self.encoder.encode(memory_texts)
+                query_vector = query_encoder.encode_one(text)
             _, memory_ids = self.store.add_message(
                 conversation_id, "user", text, to_utc(now),
                 memory=[NewMemory(kind="turn", text=t, embedding=v, created_at=to_utc(now),

@@ -31,15 +31,29 @@ def model_dir() -> Path:
     return Path(spec.origin).parent / "model"
 
 
+def pooled(model, batch):
+    """The sentence vectors of a tokenised batch: mean of the token states, unit length."""
+    import torch
+
+    hidden = model(**batch).last_hidden_state  # (B, T, 384)
+    mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)  # (B, T, 1)
+    mean = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)  # (B, 384)
+    return torch.nn.functional.normalize(mean, dim=-1)
+
+
 class Encoder:
     """Texts -> (n, 384) float32 unit vectors. Loads lazily, once, thread-safely."""
 
     name = MODEL_NAME
     dim = DIM
 
-    def __init__(self, batch_size: int = 64, batch_tokens: int | None = BATCH_TOKENS) -> None:
+    def __init__(self, batch_size: int = 64, batch_tokens: int | None = BATCH_TOKENS,
+                 adapter: dict | None = None) -> None:
         self.batch_size = batch_size  # at most this many texts per batch
         self.batch_tokens = batch_tokens  # and about this many tokens (None: no limit)
+        # A LoRA (lora.py) merged on load: LTM-T's query side, trained with it. Memories
+        # are always encoded without one, so stores never depend on it.
+        self.adapter = adapter
         self._model = None
         self._tokenizer = None
         self._lock = threading.Lock()
@@ -53,6 +67,10 @@ class Encoder:
             path = model_dir()
             self._tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
             model = AutoModel.from_pretrained(path, local_files_only=True)
+            if self.adapter is not None:
+                from assistant import lora
+
+                lora.merge(model, self.adapter, source="the query adapter")
             self._model = model.eval()
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
@@ -70,11 +88,7 @@ class Encoder:
                     [texts[i] for i in idx], padding=True, truncation=True,
                     max_length=MAX_TOKENS, return_tensors="pt", pad_to_multiple_of=32,
                 )
-                hidden = self._model(**batch).last_hidden_state  # (B, T, 384)
-                mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)  # (B, T, 1)
-                pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)  # (B, 384)
-                pooled = torch.nn.functional.normalize(pooled, dim=-1)
-                out[idx] = pooled.numpy()
+                out[idx] = pooled(self._model, batch).numpy()
         return out
 
     def _batches(self, texts: Sequence[str], order: np.ndarray):

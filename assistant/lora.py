@@ -1,7 +1,7 @@
-"""Low-rank adapters (LoRA) for the embedded generator.
+"""Low-rank adapters (LoRA) for the embedded generator and the encoder's query side.
 
-`assistant train-generator` trains them; loading merges them into the base weights
-(W += scale * B @ A), so an adapted model answers exactly as fast as the plain one.
+`assistant train-generator` and `assistant train` train them; loading merges them into the
+base weights (W += scale * B @ A), so an adapted model runs exactly as fast as the plain one.
 """
 
 from __future__ import annotations
@@ -15,6 +15,10 @@ from torch import nn
 
 FORMAT = 1
 TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+# The encoder (BERT-style MiniLM): every linear layer of each transformer block.
+ENCODER_TARGETS = (("attention.self", "query"), ("attention.self", "key"),
+                   ("attention.self", "value"), ("attention.output", "dense"),
+                   ("intermediate", "dense"), ("output", "dense"))
 
 
 class LoRALinear(nn.Module):
@@ -34,6 +38,13 @@ class LoRALinear(nn.Module):
 
 def _targets(model: Any, first_layer: int) -> Iterator[tuple[str, nn.Module, str]]:
     """(qualified name, parent module, attribute) of each adapted linear layer."""
+    if hasattr(model, "encoder"):  # a BERT-style encoder
+        for i, layer in enumerate(model.encoder.layer):
+            for path, attr in ENCODER_TARGETS if i >= first_layer else ():
+                parent = layer.get_submodule(path)
+                if isinstance(getattr(parent, attr, None), (nn.Linear, LoRALinear)):
+                    yield f"encoder.{i}.{path}.{attr}", parent, attr
+        return
     for i, layer in enumerate(model.model.layers):
         if i < first_layer:
             continue

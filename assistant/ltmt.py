@@ -57,6 +57,7 @@ class LTMT(nn.Module):
     def __init__(self, cfg: LTMTConfig) -> None:
         super().__init__()
         self.cfg = cfg
+        self.query_adapter: dict | None = None  # the encoder LoRA its queries were made with
         d, h = cfg.dim, cfg.heads
         assert d % h == 0, f"dim {d} must divide into {h} heads"
         self.init_state = nn.Parameter(torch.randn(cfg.slots, d) * 0.02)
@@ -158,13 +159,15 @@ def listwise_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
 
 
 def save_checkpoint(model: LTMT, path, record: dict | None = None) -> None:
-    """Weights with their config (and how they were made), so the file alone rebuilds it."""
+    """Weights with their config, query adapter and how they were made, so the file alone
+    rebuilds it."""
     torch.save({"config": model.cfg.to_dict(), "state_dict": model.state_dict(),
-                "record": record or {}}, path)
+                "query_adapter": model.query_adapter, "record": record or {}}, path)
 
 
 def load_checkpoint(path) -> tuple[LTMT, dict]:
     ckpt = torch.load(path, map_location="cpu", weights_only=True)
     model = LTMT(LTMTConfig(**ckpt["config"]))
     model.load_state_dict(ckpt["state_dict"])
+    model.query_adapter = ckpt.get("query_adapter")
     return model.eval(), ckpt.get("record", {})

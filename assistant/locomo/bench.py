@@ -20,7 +20,7 @@ from assistant.generator import Generator
 from assistant.locomo.data import Question, Sample, load, recall_at
 from assistant.locomo.replay import replay
 from assistant.locomo.scoring import abstains, token_f1
-from assistant.recall import Recaller, load_model
+from assistant.recall import Recaller, load_model, query_encoder
 from memory_store.records import Hit
 from memory_store.store import MemoryStore
 
@@ -75,7 +75,7 @@ def recalled(sample: Sample, questions: list[Question], encoder: Encoder, model,
             recaller = Recaller(store, model)
             _, state = replay_with_state(sample, store, encoder, recaller)
             now = sample.turns[-1].when
-            vectors = encoder.encode([q.question for q in questions])
+            vectors = query_encoder(model, encoder).encode([q.question for q in questions])
             for q, vec in zip(questions, vectors, strict=True):
                 yield q, recaller.recall(q.question, vec, state, k, now).hits
         finally:
@@ -94,7 +94,7 @@ def asked(sample: Sample, questions: list[Question], settings: Settings, encoder
         with Agent(replace(settings, home=Path(tmp)), encoder=encoder, generator=generator,
                    use_ltmt=use_ltmt, clock=lambda: now, ltmt_weights=weights) as agent:
             _, state = replay_with_state(sample, agent.store, encoder, agent.recaller)
-            vectors = encoder.encode([q.question for q in questions])
+            vectors = agent.query_encoder.encode([q.question for q in questions])
             for q, vec in zip(questions, vectors, strict=True):
                 hits = agent.recaller.recall(q.question, vec, state, ANSWER_DEPTH, now).hits
                 answer = "".join(agent.ask(q.question, state=state)) if generator else None
