@@ -219,7 +219,7 @@ def cmd_train(agent, args) -> int:
     files = [Path(f) for f in args.data] if args.data else train.default_files()
     record = train.train_command(files, epochs=args.epochs, out=Path(args.out), seed=args.seed,
                                  holdout=args.holdout, encoder=agent.encoder,
-                                 folds_dir=args.folds_dir)
+                                 folds_dir=args.folds_dir, query_adapter=args.query_adapter)
     print(json.dumps(record, indent=2))
     return 0
 
@@ -438,6 +438,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="sample names to hold out and report on (e.g. 26 30)")
     t.add_argument("--folds-dir", type=Path,
                    help="also save each held-out fold's model here (ltmt-without-NAME.pt)")
+    t.add_argument("--query-adapter", action="store_true",
+                   help="also train a LoRA on the encoder's query side, saved with the "
+                        "weights (better LoCoMo recall, worse on personal chats: README)")
     t.set_defaults(fn=cmd_train)
     g = sub.add_parser("train-generator", help="train the answer adapter (LoRA) of the "
                        "embedded model on LoCoMo-format conversations")

@@ -187,3 +187,73 @@ def test_bench_and_ask_share_the_one_answer_path(tmp_path, encoder, generator, s
             assert [h.text for h in answer.sources] == \
                 [h.text for h in deep[:len(answer.sources)]]  # the same ranking, cut at k
     assert any(not abstains(r["answer"]) for r in rows)
+
+
+def _evidence_mass(vectors, qs) -> float:
+    """Mean softmax mass the questions' vectors put on their evidence among the turns."""
+    log_p = torch.log_softmax(20.0 * torch.from_numpy(vectors) @ qs.turns.T, -1)
+    return float(torch.stack([torch.logsumexp(log_p[i, ev], 0).exp()
+                              for i, ev in enumerate(qs.evidence)]).mean())
+
+
+def test_the_query_adapter_learns_travels_with_its_weights_and_encodes_only_questions(
+        tmp_path, encoder, generator, settings):
+    from assistant.agent import Agent
+    from assistant.locomo import query_tower
+    from assistant.recall import query_encoder
+
+    qs = query_tower.question_set(load(TINY), encoder)
+    assert len(qs.questions) == 4 and all(qs.evidence)
+    adapter = query_tower.train_adapter([qs])
+    model = LTMT(LTMTConfig()).eval()
+    assert query_encoder(model, encoder) is encoder  # weights without one: the plain encoder
+    model.query_adapter = adapter
+    save_checkpoint(model, tmp_path / "w.pt")
+    loaded = load_model(tmp_path / "w.pt")
+    adapted = query_encoder(loaded, encoder)
+    assert adapted is not encoder and adapted is query_encoder(loaded, encoder)  # one copy
+    before = _evidence_mass(encoder.encode(qs.questions), qs)
+    after = _evidence_mass(adapted.encode(qs.questions), qs)
+    assert after > before + 0.05, (before, after)  # it pulled questions to their evidence
+
+    with Agent(settings, encoder=encoder, generator=generator,
+               ltmt_weights=tmp_path / "w.pt") as agent:
+        assert agent.query_encoder is adapted
+        cid = agent.new_conversation()
+        # The chat stores what was said through the plain encoder.
+        list(agent.chat_turn(cid, "My sister Clara is moving to Lisbon."))
+        (memory,) = agent.store.list_memories(limit=5)
+        stored = agent.store.embeddings([memory.id])[0]
+        assert torch.allclose(torch.from_numpy(stored),
+                              torch.from_numpy(encoder.encode_one(memory.text)), atol=1e-5)
+        q = "Where is Clara moving?"
+        assert not torch.allclose(torch.from_numpy(adapted.encode_one(q)),
+                                  torch.from_numpy(encoder.encode_one(q)), atol=1e-3)
+        assert "Lisbon" in agent.recall(q, k=1)[0].text
+
+
+@pytest.mark.slow
+def test_train_command_cross_fits_the_query_adapter_and_ships_it(tmp_path, encoder):
+    from assistant.locomo.train import train_command
+
+    files = []
+    for name in ("a", "b"):  # two conversations, so each fold has one to learn from
+        files.append(tmp_path / f"{name}.json")
+        files[-1].write_text(TINY.read_text())
+    out, folds = tmp_path / "ltmt.pt", tmp_path / "folds"
+    plain = train_command(files, epochs=1, out=out, encoder=encoder, log=lambda *_: None)
+    assert plain["query_adapter"] is None and load_model(out).query_adapter is None
+    record = train_command(files, epochs=1, out=out, encoder=encoder, folds_dir=folds,
+                           query_adapter=True, log=lambda *_: None)
+    assert record["query_adapter"]["rank"] == 8
+    assert set(record["held_out_fixed_candidates"]) == {"a", "b"}
+    pooled = record["held_out_pooled"]["ltmt"]
+    assert 0.0 <= pooled["all"] <= 1.0 and set(pooled) >= {"all", "1", "2"}
+    assert json.loads(out.with_suffix(".json").read_text())["seed"] == 0
+    shipped = load_model(out)
+    fold = load_model(folds / "ltmt-without-a.pt")
+    assert shipped.query_adapter is not None and fold.query_adapter is not None
+    name = next(iter(shipped.query_adapter["weights"]))
+    # the fold's adapter never saw "a": it was trained on "b" alone, the shipped one on both
+    assert not torch.equal(shipped.query_adapter["weights"][name][1],
+                           fold.query_adapter["weights"][name][1])

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from assistant.encoder import Encoder
+from assistant.locomo import query_tower
 from assistant.locomo.data import load, recall_at
 from assistant.locomo.replay import replay
 from assistant.ltmt import LTMT, LTMTConfig, listwise_loss, save_checkpoint
@@ -73,8 +74,16 @@ def _pad(items: list[np.ndarray], k: int, tail: tuple[int, ...]) -> np.ndarray:
 
 def build(path: Path, encoder: Encoder) -> ConvData:
     """Replay one conversation and collect its training tensors."""
+    return build_each(path, encoder, [encoder])[0]
+
+
+def build_each(path: Path, encoder: Encoder, question_encoders: list[Encoder]
+               ) -> list[ConvData]:
+    """Replay one conversation once, then collect its training tensors with each of
+    `question_encoders` searching for the questions (the turns' tensors are shared)."""
     sample = load(path)
     turn_rows: list[tuple[np.ndarray, list, np.ndarray]] = []
+    out = []
     with tempfile.TemporaryDirectory() as tmp:
         store = MemoryStore(Path(tmp), embedding_model=encoder.name, dim=encoder.dim)
 
@@ -85,13 +94,20 @@ def build(path: Path, encoder: Encoder) -> ConvData:
 
         replay(sample, store, encoder, on_turn)
         turn_mem = [store.embeddings([h.id for h in hits]) for _, hits, _ in turn_rows]
-        now = sample.turns[-1].when
         qs = [q for q in sample.questions if q.category in (1, 2, 3, 4) and q.evidence]
-        q_vecs = encoder.encode([q.question for q in qs])
-        q_hits = [store.search(v, q.question, DEPTH) for q, v in zip(qs, q_vecs, strict=True)]
-        q_mem = [store.embeddings([h.id for h in hits]) for hits in q_hits]
+        for question_encoder in question_encoders:
+            q_vecs = question_encoder.encode([q.question for q in qs])
+            q_hits = [store.search(v, q.question, DEPTH) for q, v in zip(qs, q_vecs, strict=True)]
+            q_mem = [store.embeddings([h.id for h in hits]) for hits in q_hits]
+            out.append(_tensors(sample, qs, turn_rows, turn_mem, q_vecs, q_hits, q_mem,
+                                encoder.dim))
         store.close()
-    d, nf = encoder.dim, turn_rows[0][2].shape[1] if turn_rows[0][1] else 16
+    return out
+
+
+def _tensors(sample, qs, turn_rows, turn_mem, q_vecs, q_hits, q_mem, d: int) -> ConvData:
+    now = sample.turns[-1].when
+    nf = turn_rows[0][2].shape[1] if turn_rows[0][1] else 16
     q_dia = [[h.meta["dia_id"] for h in hits] for hits in q_hits]
     q_feat = [candidate_features(h, q.question, now) for h, q in zip(q_hits, qs, strict=True)]
     target = np.zeros((len(qs), DEPTH), bool)
@@ -126,8 +142,10 @@ def _state(model: LTMT, c: ConvData, start: int, stop: int, state: torch.Tensor)
 
 
 def evaluate(model: LTMT | None, convs: list[ConvData]) -> dict:
-    """Recall@k on the fixed question candidates: LTM-T's order, or plain hybrid's (None)."""
+    """Recall@k on the fixed question candidates: LTM-T's order, or plain hybrid's (None);
+    recall@10 by question category too."""
     scores: dict[int, list[float]] = {5: [], 10: [], 25: []}
+    by_category: dict[int, list[float]] = {}
     for c in convs:
         order = [list(range(len(d))) for d in c.q_dia]
         if model is not None:
@@ -138,11 +156,16 @@ def evaluate(model: LTMT | None, convs: list[ConvData]) -> dict:
                                        c.q_feat, c.q_mask)
             order = [[j for j in torch.argsort(row, descending=True).tolist() if j < len(d)]
                      for row, d in zip(logits, c.q_dia, strict=True)]
-        for o, dias, ev in zip(order, c.q_dia, c.q_evidence, strict=True):
+        for o, dias, ev, cat in zip(order, c.q_dia, c.q_evidence, c.q_category, strict=True):
             ranked = [dias[j] for j in o]
             for k in scores:
                 scores[k].append(recall_at(ranked, ev, k))
-    return {f"recall@{k}": round(float(np.mean(v)), 4) for k, v in scores.items()}
+            by_category.setdefault(cat, []).append(scores[10][-1])
+    return {**{f"recall@{k}": round(float(np.mean(v)), 4) for k, v in scores.items()},
+            "recall@10 by category": {str(cat): round(float(np.mean(v)), 4)
+                                      for cat, v in sorted(by_category.items())},
+            "questions by category": {str(cat): len(v) for cat, v in sorted(by_category.items())},
+            "questions": len(scores[10])}
 
 
 def fit(convs: list[ConvData], epochs: int, seed: int, lr: float = 5e-4, batch: int = 32,
@@ -176,46 +199,105 @@ def fit(convs: list[ConvData], epochs: int, seed: int, lr: float = 5e-4, batch: 
     return model.eval()
 
 
+def _question_encoder(encoder: Encoder, adapter: dict | None) -> Encoder:
+    return encoder if adapter is None else Encoder(adapter=adapter)
+
+
 def train_command(files: list[Path], epochs: int, out: Path, seed: int = 0,
                   holdout: list[str] | None = None, encoder: Encoder | None = None,
-                  folds_dir: Path | None = None, log=print) -> dict:
+                  folds_dir: Path | None = None, query_adapter: bool = False,
+                  log=print) -> dict:
     """Report held-out recall (leave-one-conversation-out, or the given holdout), then
-    train on all `files` and save weights plus their record beside them."""
+    train on all `files` and save weights (with a query adapter if asked) and their record.
+
+    Cross-fitting: with `query_adapter`, a conversation's questions are always encoded by
+    an adapter that never saw them, for LTM-T's training as for testing (an adapter's own
+    training questions would teach LTM-T to trust the search more than it can be
+    trusted). The adapter saved with the weights is trained on every file."""
     started = time.perf_counter()
     encoder = encoder or Encoder()
-    convs = [build(f, encoder) for f in files]
-    log(f"built {sum(len(c.q_x) for c in convs)} questions from {len(convs)} conversations "
-        f"in {time.perf_counter() - started:.0f} s")
-    folds = [[h] for h in (c.name for c in convs)] if holdout is None else [holdout]
+    samples = [load(f) for f in files]
+    names = [s.name for s in samples]
+    sets = {s.name: query_tower.question_set(s, encoder) for s in samples
+            if query_adapter}
+    adapters: dict[frozenset, dict | None] = {}
+
+    def adapter(without: frozenset) -> dict | None:
+        """The adapter trained on every file but `without` (None: no adapters)."""
+        if without not in adapters:
+            adapters[without] = query_tower.train_adapter(
+                [sets[n] for n in sets if n not in without], seed)
+        return adapters[without]
+
+    def key(without) -> frozenset:  # without adapters, one plain encoding serves all
+        return frozenset(without) if query_adapter else frozenset(names)
+
+    folds = [[n] for n in names] if holdout is None else [holdout]
+    needed = {n: {key({n})} for n in names}  # the saved model's training data
+    for fold in folds:
+        for n in names:
+            needed[n].add(key(set(fold) | {n}))
+    data: dict[tuple[str, frozenset], ConvData] = {}
+    for path, name in zip(files, names, strict=True):
+        keys = sorted(needed[name], key=sorted)
+        built = build_each(path, encoder, [_question_encoder(encoder, adapter(k)) for k in keys])
+        data.update({(name, k): c for k, c in zip(keys, built, strict=True)})
+    log(f"built {len(files)} conversations' questions with {len(adapters) if sets else 0} "
+        f"query adapters in {time.perf_counter() - started:.0f} s")
     held_out = {}
-    for names in folds:
-        train_set = [c for c in convs if c.name not in names]
-        test_set = [c for c in convs if c.name in names]
+    for fold in folds:
+        train_set = [data[(n, key(set(fold) | {n}))] for n in names if n not in fold]
+        test_set = [data[(n, key(fold))] for n in names if n in fold]
         if not train_set or not test_set:
             continue
         model = fit(train_set, epochs, seed, log=log)
+        model.query_adapter = adapter(key(fold))
         if folds_dir is not None:  # for the end-to-end held-out `bench locomo --weights`
             folds_dir.mkdir(parents=True, exist_ok=True)
-            save_checkpoint(model, folds_dir / f"ltmt-without-{'-'.join(names)}.pt",
+            save_checkpoint(model, folds_dir / f"ltmt-without-{'-'.join(fold)}.pt",
                             {"trained_on": [c.name for c in train_set], "seed": seed,
                              "epochs": epochs})
-        held_out[",".join(names)] = {"ltmt": evaluate(model, test_set),
-                                     "hybrid": evaluate(None, test_set)}
-        log(f"held out {names}: {held_out[','.join(names)]}")
-    model = fit(convs, epochs, seed, log=log)
+        held_out[",".join(fold)] = {"ltmt": evaluate(model, test_set),
+                                    "hybrid": evaluate(None, test_set)}
+        log(f"held out {fold}: {held_out[','.join(fold)]}")
+    model = fit([data[(n, key({n}))] for n in names], epochs, seed, log=log)
+    model.query_adapter = adapter(key(()))
     record = {
-        "command": f"assistant train --epochs {epochs} --seed {seed}",
+        "command": f"assistant train --epochs {epochs} --seed {seed}"
+                   + (" --query-adapter" if query_adapter else ""),
         "data": [{"file": f.name, "sha256": hashlib.sha256(f.read_bytes()).hexdigest()}
                  for f in files],
         "objective": "listwise: -log softmax mass on evidence turns among "
                      f"{DEPTH} hybrid candidates",
         "epochs": epochs, "seed": seed, "bptt_steps": BPTT_STEPS,
         "config": model.cfg.to_dict(),
+        "query_adapter": query_tower.settings() if query_adapter else None,
         "held_out_fixed_candidates": held_out,
-        "train_fit": evaluate(model, convs),
+        "held_out_pooled": _pooled(held_out),
+        "train_fit": evaluate(model, [data[(n, key({n}))] for n in names]),
         "seconds": round(time.perf_counter() - started, 1),
     }
     out.parent.mkdir(parents=True, exist_ok=True)
     save_checkpoint(model, out, record)
     out.with_suffix(".json").write_text(json.dumps(record, indent=2) + "\n")
     return record
+
+
+def _pooled(held_out: dict) -> dict:
+    """Recall@10 over every held-out question, overall and by category."""
+    out = {}
+    for side in ("ltmt", "hybrid"):
+        folds = [f[side] for f in held_out.values()]
+        if not folds:
+            continue
+        total: dict[str, list[float]] = {"all": [0.0, 0]}
+        for f in folds:
+            total["all"][0] += f["recall@10"] * f["questions"]
+            total["all"][1] += f["questions"]
+            for cat, r in f["recall@10 by category"].items():
+                n = f["questions by category"][cat]
+                total.setdefault(cat, [0.0, 0])
+                total[cat][0] += r * n
+                total[cat][1] += n
+        out[side] = {k: round(v[0] / v[1], 4) for k, v in total.items() if v[1]}
+    return out
