@@ -72,11 +72,6 @@ def _pad(items: list[np.ndarray], k: int, tail: tuple[int, ...]) -> np.ndarray:
     return out
 
 
-def build(path: Path, encoder: Encoder) -> ConvData:
-    """Replay one conversation and collect its training tensors."""
-    return build_each(path, encoder, [encoder])[0]
-
-
 def build_each(path: Path, encoder: Encoder, question_encoders: list[Encoder]
                ) -> list[ConvData]:
     """Replay one conversation once, then collect its training tensors with each of
