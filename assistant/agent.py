@@ -14,21 +14,21 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from assistant.answering import format_date, respond, support_of
+from assistant.answer.notes import format_date, respond, support_of
+from assistant.answer.protocol import Generator
+from assistant.answer.summary import summarize_messages
+from assistant.answer.tools import answer_body, respond_with_tools
 from assistant.commands import is_question
 from assistant.config import Settings
-from assistant.encoder import Encoder
-from assistant.facts import Statement, conflicts, statements
-from assistant.generator import Generator
 from assistant.ingest.chunking import turn_parts
-from assistant.summary import summarize_messages
-from assistant.timeparse import annotate, time_window
-from assistant.tool_loop import answer_body, respond_with_tools
+from assistant.memory.encoder import Encoder
+from assistant.memory.facts import Statement, conflicts, statements
+from assistant.memory.timeparse import annotate, time_window
 from memory_store.records import ConversationRecord, Hit, MessageRecord, NewMemory
 from memory_store.store import open_store
 
 if TYPE_CHECKING:
-    from assistant.recall import Recall  # torch: imported when the recaller is first used
+    from assistant.memory.recall import Recall  # torch: imported when the recaller is first used
 
 log = logging.getLogger(__name__)
 HISTORY_TURNS = 4  # recent messages of this conversation shown to the generator
@@ -120,6 +120,7 @@ class Agent:
         self._generator = generator
         self.use_ltmt = use_ltmt
         self._recaller = None
+        self._tools_refused = False  # the model's server refused tools: ask it plainly
         self._lock = threading.RLock()  # one model call at a time (UI workers, idle timer)
         self.store = open_store(settings.home, settings.store_url,
                                 embedding_model=self.encoder.name, dim=self.encoder.dim)
@@ -131,7 +132,8 @@ class Agent:
         """LTM-T retrieval (or plain hybrid with use_ltmt=False); torch loads on first use."""
         with self._lock:
             if self._recaller is None:
-                from assistant.recall import Recaller, load_model
+                from assistant.memory.recall import Recaller
+                from assistant.memory.weights import load_model
 
                 model = load_model(self.ltmt_weights) if self.use_ltmt else None
                 self._recaller = Recaller(self.store, model)
@@ -141,7 +143,7 @@ class Agent:
     def query_encoder(self) -> Encoder:
         """What recall's questions are encoded with: the encoder plus the query adapter
         trained with the LTM-T weights (memories always go through the plain encoder)."""
-        from assistant.recall import query_encoder
+        from assistant.memory.weights import query_encoder
 
         return query_encoder(self.recaller.model, self.encoder)
 
@@ -153,13 +155,9 @@ class Agent:
             return self._generator
 
     def _make_generator(self, spec: str) -> Generator:
-        from assistant.generator import make_generator
+        from assistant.answer.backends.factory import generator_for
 
-        s = self.settings
-        return make_generator(spec, s.cache_dir, model_name=s.model_name,
-                              api_key_env=s.api_key_env, timeout_s=s.request_timeout_s,
-                              adapter=s.adapter, prompt_style=s.prompt_style,
-                              proxy_loopback=s.proxy_loopback)
+        return generator_for(self.settings, spec)
 
     @property
     def generator_name(self) -> str:
@@ -172,7 +170,7 @@ class Agent:
         if hasattr(gen, "load"):
             gen.load()
         with self._lock:
-            self._generator = gen
+            self._generator, self._tools_refused = gen, False
             self.settings.model = spec
         return gen.name
 
@@ -256,14 +254,14 @@ class Agent:
         memories, checked against them before anything is shown."""
         current = [h for h in sources if h.superseded_by is None]
         gen = self.generator
-        if gen.chat and getattr(gen, "tool_use", False) and self.settings.tool_steps > 0:
+        if gen.chat and gen.tools and not self._tools_refused and self.settings.tool_steps > 0:
             return respond_with_tools(
                 question, sources, current, gen, recall=lambda q, k: self.recall(q, k),
                 remember=self._remembered_by_model, steps=self.settings.tool_steps,
                 max_new_tokens=self.settings.chat_max_new_tokens, history=history,
-                today=self.clock())
+                today=self.clock(), on_refused=self._refused_tools)
         if self.generator.chat:
-            from assistant.chat_answers import respond_chat
+            from assistant.answer.chat import respond_chat
 
             return respond_chat(question, current, self.generator,
                                 max_new_tokens=self.settings.chat_max_new_tokens,
@@ -272,6 +270,9 @@ class Agent:
                        prompt_memories=self.settings.prompt_memories,
                        max_new_tokens=self.settings.max_new_tokens, history=history,
                        encode=self.encoder.encode)
+
+    def _refused_tools(self) -> None:
+        self._tools_refused = True
 
     def search(self, query: str, k: int = 50) -> list[Hit]:
         """Plain hybrid search over every memory (the memory browser and /search)."""
@@ -390,7 +391,7 @@ class Agent:
         if is_question(text):
             pieces = self.answer_for(text, sources, history)
         elif self.generator.chat:
-            from assistant.chat_answers import reply_to_statement
+            from assistant.answer.chat import reply_to_statement
 
             current = [h for h in sources if h.superseded_by is None]
             pieces = reply_to_statement(text, current, self.generator,

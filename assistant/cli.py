@@ -136,111 +136,9 @@ def run_chat(settings, args) -> int:
     return 0
 
 
-def cmd_bench(agent, args) -> int:
-    from assistant import bench
-
-    result = bench.scale(memories=args.memories, queries=args.queries,
-                         store_url=args.store or "")
-    print(json.dumps(result, indent=None if args.json else 2))
-    return 0
-
-
-def cmd_bench_startup(agent, args) -> int:
-    from assistant.bench_startup import startup
-
-    print(json.dumps(startup(args.runs)))
-    return 0
-
-
-def cmd_bench_first_token(agent, args) -> int:
-    from assistant.bench_startup import first_token
-
-    print(json.dumps(first_token(agent.settings, args.runs)))
-    return 0
-
-
-def cmd_bench_locomo(agent, args) -> int:
-    from assistant.locomo import bench as bench_locomo
-
-    summary = bench_locomo.run([Path(f) for f in args.files], Path(args.out),
-                               use_ltmt=not args.no_ltmt, answers=args.answers,
-                               limit=args.limit, weights=args.weights, encoder=agent.encoder,
-                               generator=agent.generator if args.answers else None,
-                               settings=agent.settings)
-    print(json.dumps(summary) if args.json else bench_locomo.format_table(summary))
-    return 0
-
-
-def cmd_bench_personal(agent, args) -> int:
-    from assistant import bench_personal
-
-    result = bench_personal.run(agent.settings, args.file, encoder=agent.encoder,
-                                generator=agent.generator, use_ltmt=not args.no_ltmt)
-    return _print_check(result, args.json)
-
-
-def cmd_bench_faults(agent, args) -> int:
-    from assistant import bench_faults
-
-    print(json.dumps(bench_faults.run(args.runs, args.seed)))
-    return 0
-
-
-def cmd_bench_ingest(agent, args) -> int:
-    from assistant import bench_ingest
-
-    print(json.dumps(bench_ingest.run(args.text_mb, args.export_mb, args.limit_s), indent=2))
-    return 0
-
-
-def cmd_bench_docs(agent, args) -> int:
-    from assistant import bench_docs
-
-    result = bench_docs.run(agent.settings, args.file, encoder=agent.encoder,
-                            generator=agent.generator, use_ltmt=not args.no_ltmt)
-    return _print_check(result, args.json)
-
-
-def _print_check(result: dict, as_json: bool) -> int:
-    """Every question with its answer (or, with --json, everything), then the figures."""
-    if not as_json:
-        for row in result["rows"]:
-            mark = "ok " if row["ok"] else "BAD"
-            where = f" [{row['support']}]" if row.get("support") else ""
-            print(f"{mark} {row['question']}\n    -> {row['answer']}{where}")
-        result = {k: v for k, v in result.items() if k != "rows"}
-    print(json.dumps(result))
-    return 0
-
-
-def cmd_train(agent, args) -> int:
-    from assistant.locomo import train
-
-    files = [Path(f) for f in args.data] if args.data else train.default_files()
-    record = train.train_command(files, epochs=args.epochs, out=Path(args.out), seed=args.seed,
-                                 holdout=args.holdout, encoder=agent.encoder,
-                                 folds_dir=args.folds_dir, query_adapter=args.query_adapter)
-    print(json.dumps(record, indent=2))
-    return 0
-
-
-def cmd_train_generator(agent, args) -> int:
-    from assistant.generator import EmbeddedGenerator
-    from assistant.locomo import train, train_generator
-
-    files = [Path(f) for f in args.data] if args.data else train.default_files()
-    base = EmbeddedGenerator(agent.settings.cache_dir)  # never the adapted model
-    record = train_generator.train_command(
-        files, Path(args.out), encoder=agent.encoder, generator=base, folds_dir=args.folds_dir,
-        weights=args.weights, epochs=args.epochs, seed=args.seed,
-        progress=lambda line: print(line, file=sys.stderr, flush=True))
-    print(json.dumps(record, indent=2))
-    return 0
-
-
 def cmd_doctor(agent, args) -> int:
-    from assistant.encoder import model_dir
-    from assistant.generator import adapter_path
+    from assistant.answer.backends.factory import adapter_path
+    from assistant.memory.encoder import model_dir
 
     print(f"data folder: {agent.settings.home}")
     print(f"memories in: {agent.store.where} ({agent.store.stats()['backend']})")
@@ -250,7 +148,7 @@ def cmd_doctor(agent, args) -> int:
           f"{adapter_path(agent.settings.adapter, agent.settings.model) or 'none'}")
     model = agent.settings.model
     if model.startswith(("http://", "https://")):
-        from assistant.remote import destination
+        from assistant.answer.backends.remote import destination
 
         where = destination(model, agent.settings.proxy_loopback)
     else:
@@ -286,43 +184,16 @@ def _port(value: str) -> int:
     return int(value)
 
 
-def mcp_config(settings: Settings, http_port: int | None = None) -> dict:
-    """The client configuration that starts this install's MCP server on this data folder
-    (Claude Desktop's `mcpServers`; Claude Code and most clients take the same fields), or
-    with `http_port`, the URL and token of `assistant mcp --http` on that port."""
-    if http_port is not None:
-        from assistant import mcp_http
-
-        return {"mcpServers": {"memory": {
-            "type": "http", "url": mcp_http.url(http_port),
-            "headers": {"Authorization": f"Bearer {mcp_http.http_token(settings.home)}"}}}}
-    return {"mcpServers": {"memory": {
-        "command": sys.executable,
-        "args": ["-m", "assistant.cli", "--home", str(settings.home), "mcp"]}}}
-
-
 def cmd_mcp(agent, args) -> int:
+    from assistant.mcp.config import client_config
+
     port = args.port if args.http else None
     if args.print_config:
-        print(json.dumps(mcp_config(agent.settings, port), indent=2))
+        print(json.dumps(client_config(agent.settings, port), indent=2))
         return 0
-    from assistant.mcp_server import build_server
+    from assistant.mcp.server import serve
 
-    agent.encoder.load()  # before the first call, so a client's first search is quick
-    server = build_server(agent)
-    if port is None:
-        log.info("MCP server on %s (stdio)", agent.settings.home)
-        server.run("stdio")
-        return 0
-    from assistant import mcp_http
-
-    mcp_http.ensure_free(port)
-    token = mcp_http.http_token(agent.settings.home)
-    log.info("MCP server on %s at %s", agent.settings.home, mcp_http.url(port))
-    print(f"serving {agent.settings.home} at {mcp_http.url(port)} (127.0.0.1 only); "
-          f"clients send the token from `assistant mcp --http --port {port} "
-          f"--print-config`. Ctrl+C stops.", file=sys.stderr, flush=True)
-    mcp_http.serve(server, token, port)
+    serve(agent, port)
     return 0
 
 
@@ -342,6 +213,15 @@ def _text(words: list[str]) -> str:
     surrogates) become U+FFFD instead of breaking the tokenizer."""
     joined = " ".join(words).encode("utf-8", "surrogateescape")
     return joined.decode("utf-8", "replace").strip()
+
+
+# Evaluation and training: assistant/bench/cli.py parses everything after their name.
+EVALUATION = {
+    "bench": "benchmarks that print figures (assistant bench --help)",
+    "train": "train LTM-T on LoCoMo-format conversations (assistant train --help)",
+    "train-generator": "train the answer adapter of the embedded model "
+                       "(assistant train-generator --help)",
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -384,75 +264,9 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--limit", type=int, default=20)
     m.add_argument("--json", action="store_true")
     m.set_defaults(fn=cmd_memories)
-    b = sub.add_parser("bench", help="benchmarks that print figures")
-    bsub = b.add_subparsers(dest="bench", required=True)
-    sc = bsub.add_parser("scale", help="search and ingest speed at N memories")
-    sc.add_argument("--memories", type=int, default=100_000)
-    sc.add_argument("--queries", type=int, default=200)
-    sc.add_argument("--json", action="store_true")
-    sc.set_defaults(fn=cmd_bench)
-    st = bsub.add_parser("startup", help="seconds until the chat app's first screen")
-    st.add_argument("--runs", type=int, default=5)
-    st.set_defaults(fn=cmd_bench_startup)
-    ft = bsub.add_parser("first-token", help="seconds from a question to its first piece")
-    ft.add_argument("--runs", type=int, default=5)
-    ft.set_defaults(fn=cmd_bench_first_token)
-    lo = bsub.add_parser("locomo", help="evidence recall on LoCoMo conversations")
-    lo.add_argument("files", nargs="+")
-    lo.add_argument("--out", default="results.jsonl")
-    lo.add_argument("--no-ltmt", action="store_true", help="plain hybrid retrieval (ablation)")
-    lo.add_argument("--answers", action="store_true", help="also generate answers")
-    lo.add_argument("--limit", type=int, help="first N questions of categories 1-4 per file")
-    lo.add_argument("--weights", type=Path, help="LTM-T checkpoint (default data/ltmt.pt)")
-    lo.add_argument("--json", action="store_true")
-    lo.set_defaults(fn=cmd_bench_locomo)
-    pe = bsub.add_parser("personal", help="answers and abstentions on one person's chats")
-    pe.add_argument("--file", type=Path, help="the check (default data/personal-dev.json)")
-    pe.add_argument("--no-ltmt", action="store_true")
-    pe.add_argument("--json", action="store_true", help="every question's answer as JSON")
-    pe.set_defaults(fn=cmd_bench_personal)
-    fa = bsub.add_parser("faults", help="kill imports, chats and forgets at random moments "
-                         "and check the store after each")
-    fa.add_argument("--runs", type=_count, default=50)
-    fa.add_argument("--seed", type=int, default=0)
-    fa.set_defaults(fn=cmd_bench_faults)
-    ig = bsub.add_parser("ingest", help="chunks/s and peak memory importing a big text "
-                         "file and a big ChatGPT export")
-    ig.add_argument("--text-mb", type=float, default=50)
-    ig.add_argument("--export-mb", type=float, default=30)
-    ig.add_argument("--limit-s", type=float, default=0,
-                    help="stop each import after a part committed past this many seconds")
-    ig.set_defaults(fn=cmd_bench_ingest)
-    do = bsub.add_parser("docs", help="answers and cited sections on imported documentation")
-    do.add_argument("--file", type=Path, help="the check (default data/docs-dev.json; "
-                    "data/docs-heldout.json is the held-out one)")
-    do.add_argument("--no-ltmt", action="store_true")
-    do.add_argument("--json", action="store_true", help="every question's answer as JSON")
-    do.set_defaults(fn=cmd_bench_docs)
-    t = sub.add_parser("train", help="train LTM-T on LoCoMo-format conversations")
-    t.add_argument("--data", nargs="+", help="LoCoMo files (default: the dev split)")
-    t.add_argument("--epochs", type=int, default=4)  # held-out recall peaks early: 5 convs
-    t.add_argument("--out", default="data/ltmt.pt")
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--holdout", nargs="*", default=None,
-                   help="sample names to hold out and report on (e.g. 26 30)")
-    t.add_argument("--folds-dir", type=Path,
-                   help="also save each held-out fold's model here (ltmt-without-NAME.pt)")
-    t.add_argument("--query-adapter", action="store_true",
-                   help="also train a LoRA on the encoder's query side, saved with the "
-                        "weights (better LoCoMo recall, worse on personal chats: README)")
-    t.set_defaults(fn=cmd_train)
-    g = sub.add_parser("train-generator", help="train the answer adapter (LoRA) of the "
-                       "embedded model on LoCoMo-format conversations")
-    g.add_argument("--data", nargs="+", help="LoCoMo files (default: the dev split)")
-    g.add_argument("--epochs", type=int, default=3)
-    g.add_argument("--out", default="data/generator-lora.pt")
-    g.add_argument("--seed", type=int, default=0)
-    g.add_argument("--folds-dir", type=Path, help="recall each conversation with the LTM-T "
-                   "that never saw it (DIR/ltmt-without-NAME.pt, from `train --folds-dir`)")
-    g.add_argument("--weights", type=Path, help="LTM-T checkpoint for recall otherwise "
-                   "(default data/ltmt.pt)")
-    g.set_defaults(fn=cmd_train_generator)
+    for name, what in EVALUATION.items():
+        # Its own parser (assistant/bench/cli.py) reads everything after the name.
+        sub.add_parser(name, help=what, add_help=False).set_defaults(fn=None)
     so = sub.add_parser("store", help="move a whole memory between stores")
     ssub = so.add_subparsers(dest="store_command", required=True)
     cp = ssub.add_parser("copy", help="copy every memory, conversation and document, ids "
@@ -478,10 +292,24 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _after_command(argv: list[str]) -> list[str]:
+    """The words after the command's name (global options, some with a value, come first)."""
+    i = 0
+    while i < len(argv) and argv[i].startswith("-"):
+        i += 2 if argv[i] in _VALUED and i + 1 < len(argv) else 1
+    return argv[i + 1:]
+
+
+_VALUED = {"--home", "--store", "--model", "--adapter"}
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser()
     # "search -foo": words that look like options but are not ones are part of the query.
     args, extra = parser.parse_known_args(argv)
+    if args.command in EVALUATION:
+        extra = []  # theirs: assistant/bench/cli.py parses them
     if extra and args.command in ("search", "ask"):
         field = "query" if args.command == "search" else "question"
         setattr(args, field, getattr(args, field) + extra)
@@ -505,6 +333,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.store:
         settings.store_url = args.store
     _setup_logging(settings, args.verbose)
+    if args.command in EVALUATION:
+        from assistant.bench.cli import main as evaluation
+
+        return evaluation(args.command, _after_command(argv), settings, store=args.store)
     if args.fn is run_chat:
         return run_chat(settings, args)
     if getattr(args, "repair", False) and settings.store_url.startswith("postgresql"):

@@ -15,9 +15,9 @@ time.tzset()
 
 import pytest  # noqa: E402
 
+from assistant.answer.backends.embedded import EmbeddedGenerator  # noqa: E402
 from assistant.config import Settings  # noqa: E402
-from assistant.encoder import Encoder  # noqa: E402
-from assistant.generator import EmbeddedGenerator  # noqa: E402
+from assistant.memory.encoder import Encoder  # noqa: E402
 from memory_store.store import MemoryStore  # noqa: E402
 
 

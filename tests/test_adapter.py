@@ -9,15 +9,12 @@ import pytest
 import torch
 
 from assistant import lora
-from assistant.answering import TUNED_PROMPT, answer_prompt
-from assistant.generator import (
-    DEFAULT_ADAPTER,
-    EmbeddedGenerator,
-    adapter_path,
-    complete,
-    make_generator,
-)
+from assistant.answer.backends.embedded import EmbeddedGenerator
+from assistant.answer.backends.factory import ADAPTER_FILE, adapter_path, make_generator
+from assistant.answer.prompts import TUNED_PROMPT, answer_prompt
+from assistant.answer.protocol import complete
 from assistant.locomo.train_generator import Example, fit
+from assistant.shipped import shipped
 from memory_store.records import Hit
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -98,10 +95,8 @@ def test_merged_weights_answer_as_the_unmerged_adapter(generator, trained):
 
 
 def test_the_shipped_adapter_is_the_default_for_the_embedded_model(generator):
-    assert DEFAULT_ADAPTER.is_file(), "data/generator-lora.pt is missing: run " \
-        "`assistant train-generator` (README)"
     gen = make_generator("embedded", generator.cache_dir)
-    assert gen.adapter == DEFAULT_ADAPTER and gen.tuned
+    assert gen.adapter == shipped(ADAPTER_FILE) and gen.tuned
     plain = make_generator("embedded", generator.cache_dir, adapter="none")
     assert plain.adapter is None and not plain.tuned
     prompt = answer_prompt("What did Jon borrow?", [hit(9, "Jon: I borrowed a ladder.")],

@@ -8,12 +8,12 @@ from datetime import datetime, timedelta
 import pytest
 
 from assistant.agent import Agent, is_question
+from assistant.answer.summary import extractive, grounded
 from assistant.commands import Command, CommandError, parse
-from assistant.facts import Statement, conflicts, statements
 from assistant.locomo.scoring import abstains
-from assistant.recall import STATE_NAME
-from assistant.summary import extractive, grounded
-from assistant.timeparse import time_window
+from assistant.memory.facts import Statement, conflicts, statements
+from assistant.memory.recall import STATE_NAME
+from assistant.memory.timeparse import time_window
 from memory_store.records import MessageRecord, NewMemory
 from memory_store.store import MemoryStore
 

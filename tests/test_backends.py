@@ -17,8 +17,10 @@ from pathlib import Path
 import pytest
 
 from assistant.agent import Agent
-from assistant.generator import EmbeddedGenerator, complete, gguf_path, make_generator
-from assistant.remote import GeneratorUnavailable, OpenAICompatibleGenerator
+from assistant.answer.backends.embedded import EmbeddedGenerator, gguf_path
+from assistant.answer.backends.factory import make_generator
+from assistant.answer.backends.remote import OpenAICompatibleGenerator
+from assistant.answer.protocol import GeneratorUnavailable, complete
 from assistant.tui.app import create_app
 
 PROMPT = "Question: What is the capital of Portugal?\nAnswer:"
@@ -233,7 +235,6 @@ def test_a_server_without_tool_calling_gets_the_plain_chat_prompt(server, settin
     with Agent(settings, encoder=encoder, clock=lambda: NOW) as agent:
         agent.remember(None, "my aunt lives in Lisbon")
         assert "".join(agent.ask("Where does my aunt live?")) == server.reply
-        assert agent.generator.tool_use is False  # not offered again
         "".join(agent.ask("Where does my aunt live?"))
         assert ["tools" in r["body"] for r in server.requests] == [True, False, False]
 

@@ -215,7 +215,7 @@ def test_rough_edges_work_or_say_what_is_wrong(tmp_path, model_cache, capsys, mo
 
 @pytest.mark.slow
 def test_bench_startup_reports_the_first_screen_and_models_ready(model_cache, monkeypatch):
-    from assistant.bench_startup import startup
+    from assistant.bench.startup import startup
 
     monkeypatch.setenv("ASSISTANT_CACHE", str(model_cache))
     result = startup(runs=1)  # figures only: timings are never asserted against each other

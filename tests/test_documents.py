@@ -11,10 +11,10 @@ from datetime import datetime
 
 import pytest
 
-from assistant import bench_docs
 from assistant.agent import Agent
-from assistant.answering import ABSTAINED, UNSAID, said_quote
-from assistant.quoting import CLOSE, OPEN, units
+from assistant.answer.notes import ABSTAINED, UNSAID, said_quote
+from assistant.answer.quoting import CLOSE, OPEN, units
+from assistant.bench import docs as bench_docs
 from memory_store.records import Hit
 
 GUIDE = """# Guide
@@ -126,7 +126,7 @@ def test_what_was_said_is_quoted_only_when_it_answers(encoder):
 
 
 def test_a_quote_must_hold_what_the_question_asks():
-    from assistant.quoting import Quote, covers
+    from assistant.answer.quoting import Quote, covers
 
     chunk = Hit(id=1, kind="chunk", text="Run slow work in a worker so the interface stays "
                 "responsive.", source="guide.md#Guide > Workers",
@@ -141,8 +141,8 @@ def test_a_quote_must_hold_what_the_question_asks():
 
 
 def test_a_quote_that_spans_a_skipped_question_still_points_to_its_memory(encoder):
-    from assistant.answering import support_of
-    from assistant.quoting import best_quote, quoted
+    from assistant.answer.notes import support_of
+    from assistant.answer.quoting import best_quote, quoted
 
     page = Hit(id=7, kind="chunk", text="Press ctrl+s to start the server. Why port 8080? "
                "It is free on most machines.", source="guide.md#Guide > Server",
@@ -160,7 +160,7 @@ def _chunk(id_, text, section):
 
 def test_a_sentence_is_read_under_its_heading(encoder):
     """"It is 8080 by default." says nothing about a port until it is read under "Port"."""
-    from assistant.quoting import best_quote
+    from assistant.answer.quoting import best_quote
 
     hits = [_chunk(1, "The default timeout is 30 seconds. It can be raised for slow disks.",
                    "Quill > Timeouts"),
@@ -173,7 +173,7 @@ def test_a_sentence_is_read_under_its_heading(encoder):
 def test_a_quote_does_not_end_on_a_colon_when_the_memory_goes_on(encoder):
     """The sentence after the best one is quoted with it; if that one only announces what
     follows ("Here's an example:"), what follows is quoted too."""
-    from assistant.quoting import best_quote
+    from assistant.answer.quoting import best_quote
 
     page = _chunk(1, "Quill renders a markup similar in syntax to bbcode. Here's an "
                   "example:\n\n[bold red]alert[/bold red]\n\nStyles nest.", "Quill > Markup")

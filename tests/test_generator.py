@@ -8,13 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from assistant.generator import (
-    CACHE_NAME,
-    STAMP_FILE,
-    EmbeddedGenerator,
-    complete,
-    default_cache_dir,
-)
+from assistant.answer.backends.embedded import CACHE_NAME, STAMP_FILE, EmbeddedGenerator
+from assistant.answer.protocol import complete
+from assistant.config import default_cache_dir
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # before transformers is first imported
 

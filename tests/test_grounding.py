@@ -5,10 +5,10 @@ from datetime import datetime
 
 import pytest
 
-from assistant.answering import abstention, clean_answer
-from assistant.grounding import about_subject, asked_identifier, subject_of, supporting
+from assistant.answer.grounding import about_subject, asked_identifier, subject_of, supporting
+from assistant.answer.notes import abstention, clean_answer
+from assistant.answer.quoting import Quote, covers
 from assistant.locomo.scoring import abstains
-from assistant.quoting import Quote, covers
 from memory_store.records import Hit
 
 

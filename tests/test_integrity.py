@@ -56,7 +56,7 @@ def test_a_reimported_document_never_keeps_its_old_vectors(store, encoder):
 FORGET_AND_ADD_IN_CHILD = """
 import sys
 from datetime import datetime
-from assistant.encoder import Encoder
+from assistant.memory.encoder import Encoder
 from memory_store.records import NewMemory
 from memory_store.store import MemoryStore, StoreDamagedError
 enc = Encoder()
@@ -212,7 +212,7 @@ def test_a_version_1_store_is_upgraded_without_loss(home, encoder):
 
 @pytest.mark.slow
 def test_killed_imports_chats_and_forgets_lose_nothing(model_cache, monkeypatch):
-    from assistant import bench_faults
+    from assistant.bench import faults as bench_faults
 
     monkeypatch.setenv("ASSISTANT_CACHE", str(model_cache))
     result = bench_faults.run(runs=4, seed=3)
@@ -258,7 +258,7 @@ def test_a_big_file_is_committed_in_parts_and_replaced_at_once(store, encoder, t
 IMPORT_IN_CHILD = """
 import sys
 from pathlib import Path
-from assistant.encoder import Encoder
+from assistant.memory.encoder import Encoder
 from assistant.ingest.pipeline import import_file
 from memory_store.store import MemoryStore
 enc = Encoder()
@@ -300,7 +300,7 @@ def test_a_killed_big_import_continues_where_it_stopped(home, encoder, tmp_path)
 
 
 def chat_export(path: Path, megabytes: float = 0.05) -> list[dict]:
-    from assistant.bench_ingest import make_chatgpt_export
+    from assistant.bench.ingest import make_chatgpt_export
 
     make_chatgpt_export(path, megabytes)
     return json.loads(path.read_text(encoding="utf-8"))

@@ -14,8 +14,9 @@ from assistant.locomo import bench as bench_locomo
 from assistant.locomo.data import load
 from assistant.locomo.replay import replay
 from assistant.locomo.scoring import abstains
-from assistant.ltmt import FEATURES, LTMT, LTMTConfig, listwise_loss, save_checkpoint
-from assistant.recall import Recaller, load_model, state_from_bytes
+from assistant.memory.ltmt import FEATURES, LTMT, LTMTConfig, listwise_loss
+from assistant.memory.recall import Recaller, state_from_bytes
+from assistant.memory.weights import load_model, save_checkpoint
 from memory_store.store import MemoryStore
 
 TINY = Path(__file__).parent / "fixtures" / "locomo_tiny.json"
@@ -82,9 +83,9 @@ def test_a_few_training_steps_lower_the_loss():
 
 CONTINUE = """
 import sys, torch
-from assistant.encoder import Encoder
-from assistant.ltmt import load_checkpoint
-from assistant.recall import Recaller, state_to_bytes
+from assistant.memory.encoder import Encoder
+from assistant.memory.weights import load_checkpoint
+from assistant.memory.recall import Recaller, state_to_bytes
 from memory_store.store import MemoryStore
 enc = Encoder()
 model, _ = load_checkpoint(sys.argv[2])
@@ -200,7 +201,7 @@ def test_the_query_adapter_learns_travels_with_its_weights_and_encodes_only_ques
         tmp_path, encoder, generator, settings):
     from assistant.agent import Agent
     from assistant.locomo import query_tower
-    from assistant.recall import query_encoder
+    from assistant.memory.weights import query_encoder
 
     qs = query_tower.question_set(load(TINY), encoder)
     assert len(qs.questions) == 4 and all(qs.evidence)

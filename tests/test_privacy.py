@@ -17,10 +17,11 @@ from pathlib import Path
 
 import pytest
 
+from assistant.answer.backends.factory import make_generator
+from assistant.answer.backends.remote import destination
+from assistant.answer.protocol import GeneratorUnavailable, complete
 from assistant.cli import printable
 from assistant.export import export_memories
-from assistant.generator import complete, make_generator
-from assistant.remote import GeneratorUnavailable, destination
 from memory_store.records import NewMemory
 from memory_store.store import MemoryStore
 

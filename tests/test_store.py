@@ -105,7 +105,7 @@ def test_stale_index_file_is_reconciled_at_open(home, encoder):
 ADD_IN_CHILD = """
 import sys
 from datetime import datetime
-from assistant.encoder import Encoder
+from assistant.memory.encoder import Encoder
 from memory_store.records import NewMemory
 from memory_store.store import MemoryStore
 enc = Encoder()

@@ -224,10 +224,10 @@ def test_a_password_never_reaches_the_screen(tmp_path, pg_url):
 
 
 def test_bench_scale_reports_the_same_figures_for_both_backends(url):
-    from assistant import bench
+    from assistant.bench.scale import scale
 
     sqlite_or_pg = "" if url.startswith("sqlite") else url
-    result = bench.scale(memories=2000, queries=20, ingest_files=2, store_url=sqlite_or_pg)
+    result = scale(memories=2000, queries=20, ingest_files=2, store_url=sqlite_or_pg)
     assert result["backend"] == ("sqlite" if url.startswith("sqlite") else "postgresql")
     assert result["baseline"] == ("flat FAISS" if url.startswith("sqlite")
                                   else "bare pgvector query")

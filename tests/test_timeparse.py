@@ -6,7 +6,7 @@ from datetime import date, datetime
 
 import pytest
 
-from assistant.timeparse import TimeRef, annotate, find_time_refs, time_window
+from assistant.memory.timeparse import TimeRef, annotate, find_time_refs, time_window
 
 NOW = datetime(2023, 5, 8, 13, 56)  # a Monday
 D = date

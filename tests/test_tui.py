@@ -372,7 +372,7 @@ async def test_mcp_memories_show_in_the_app_and_can_be_forgotten(settings, encod
     from mcp import Client
     from mcp_types import Implementation
 
-    from assistant.mcp_server import build_server
+    from assistant.mcp.server import build_server
 
     with Agent(settings, encoder=encoder, generator=generator) as agent:
         async with Client(build_server(agent),

@@ -13,7 +13,6 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from assistant.encoder import Encoder
 from assistant.ingest.chatgpt_reader import stream_chatgpt
 from assistant.ingest.chunking import CHUNK_OVERLAP, CHUNK_WORDS, chunk_sections, turn_parts
 from assistant.ingest.readers import open_export, read_document
@@ -25,6 +24,7 @@ from assistant.ingest.types import (
     ReadError,
     is_supported,
 )
+from assistant.memory.encoder import Encoder
 from memory_store.records import NewConversation, NewMemory, NewTurn
 from memory_store.store import MemoryStore
 

@@ -14,13 +14,14 @@ import numpy as np
 import torch
 
 from assistant.agent import Agent
+from assistant.answer.protocol import Generator
 from assistant.config import Settings, default_cache_dir
-from assistant.encoder import Encoder
-from assistant.generator import Generator
 from assistant.locomo.data import Question, Sample, load, recall_at
 from assistant.locomo.replay import replay
 from assistant.locomo.scoring import abstains, token_f1
-from assistant.recall import Recaller, load_model, query_encoder
+from assistant.memory.encoder import Encoder
+from assistant.memory.recall import Recaller
+from assistant.memory.weights import load_model, query_encoder
 from memory_store.records import Hit
 from memory_store.store import MemoryStore
 
@@ -108,14 +109,12 @@ def run(files: list[Path], out: Path, *, use_ltmt: bool = True, answers: bool = 
     encoder = encoder or Encoder()
     settings = settings or Settings(home=Path(tempfile.gettempdir()),  # home: replaced
                                     cache_dir=default_cache_dir())
-    if use_ltmt and load_model(weights) is None:
-        raise FileNotFoundError(f"no LTM-T weights at {weights or 'data/ltmt.pt'}; "
-                                "run `assistant train` or pass --no-ltmt")
+    if use_ltmt:
+        load_model(weights)  # a missing or unreadable file is an error before any replay
     if answers and generator is None:  # what the app answers with by default
-        from assistant.generator import make_generator
+        from assistant.answer.backends.factory import generator_for
 
-        generator = make_generator(settings.model, settings.cache_dir,
-                                   model_name=settings.model_name, adapter=settings.adapter)
+        generator = generator_for(settings)
     rows, started = [], time.perf_counter()
     with out.open("w", encoding="utf-8") as sink:
         for path in files:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from assistant.timeparse import annotate
+from assistant.memory.timeparse import annotate
 
 
 @dataclass(frozen=True)

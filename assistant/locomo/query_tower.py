@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import torch
 
 from assistant import lora
-from assistant.encoder import MODEL_NAME, Encoder, model_dir, pooled
 from assistant.locomo.data import Sample
+from assistant.memory.encoder import MODEL_NAME, Encoder, model_dir, pooled
 
 RANK, ALPHA = 8, 16.0
 EPOCHS, LR, BATCH = 3, 1e-3, 16

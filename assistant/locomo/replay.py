@@ -6,8 +6,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from assistant.encoder import Encoder
 from assistant.locomo.data import Sample, Turn
+from assistant.memory.encoder import Encoder
 from memory_store.records import NewMemory
 from memory_store.store import MemoryStore
 

@@ -21,12 +21,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from assistant.encoder import Encoder
 from assistant.locomo import query_tower
 from assistant.locomo.data import load, recall_at
 from assistant.locomo.replay import replay
-from assistant.ltmt import LTMT, LTMTConfig, listwise_loss, save_checkpoint
-from assistant.recall import candidate_features
+from assistant.memory.encoder import Encoder
+from assistant.memory.ltmt import LTMT, LTMTConfig, listwise_loss
+from assistant.memory.recall import candidate_features
+from assistant.memory.weights import save_checkpoint
 from memory_store.store import MemoryStore
 
 DEPTH = 100  # question candidates: recall@100 of plain hybrid bounds what reranking can reach

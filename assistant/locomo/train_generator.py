@@ -18,12 +18,13 @@ from pathlib import Path
 import torch
 
 from assistant import lora
-from assistant.answering import TUNED_PROMPT, answer_prompt
-from assistant.encoder import Encoder
-from assistant.generator import EmbeddedGenerator
+from assistant.answer.backends.embedded import EmbeddedGenerator
+from assistant.answer.prompts import TUNED_PROMPT, answer_prompt
 from assistant.locomo.bench import recalled
 from assistant.locomo.data import load
-from assistant.recall import DEFAULT_WEIGHTS, load_model
+from assistant.memory.encoder import Encoder
+from assistant.memory.weights import WEIGHTS_FILE, load_model
+from assistant.shipped import shipped
 from memory_store.records import Hit
 
 PROMPT_MEMORIES = 3
@@ -54,8 +55,6 @@ def collect(files: list[Path], encoder: Encoder, folds_dir: Path | None = None,
         sample = load(path)
         fold = folds_dir / f"ltmt-without-{sample.name}.pt" if folds_dir else None
         model = load_model(fold or weights)
-        if model is None:
-            raise FileNotFoundError(f"no LTM-T weights at {fold or weights or DEFAULT_WEIGHTS}")
         questions = [q for q in sample.questions if q.category in (1, 2, 3, 4)]
         out += [Example(sample.name, q.category, q.question, tuple(hits), str(q.answer))
                 for q, hits in recalled(sample, questions, encoder, model, PROMPT_MEMORIES)]
@@ -157,8 +156,8 @@ def train_command(files: list[Path], out: Path, *, encoder: Encoder, generator: 
             + ([f"--weights {weights}"] if weights else [])),
         "data": [{"file": f.name, "sha256": _sha256(f)} for f in files],
         "retrieval": {p.name: _sha256(p) for p in sorted(folds_dir.glob("ltmt-without-*.pt"))}
-        if folds_dir else {Path(weights or DEFAULT_WEIGHTS).name:
-                           _sha256(Path(weights or DEFAULT_WEIGHTS))},
+        if folds_dir else {Path(weights or shipped(WEIGHTS_FILE)).name:
+                           _sha256(Path(weights or shipped(WEIGHTS_FILE)))},
         "retrieval_made_by": "assistant train --epochs 4 --seed 0 --folds-dir DIR" if folds_dir
         else "assistant train",
         "examples": len(examples), "prompt": TUNED_PROMPT, "prompt_memories": PROMPT_MEMORIES,

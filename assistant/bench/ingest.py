@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-DOCS = Path(__file__).resolve().parent.parent / "data" / "docs-dev"
+DOCS = Path(__file__).resolve().parents[2] / "data" / "docs-dev"
 
 
 def _sentences() -> list[str]:
@@ -81,8 +81,8 @@ def make_chatgpt_export(path: Path, megabytes: float, seed: int = 0) -> None:
 
 def _import_child(home: str, file: str, limit_s: float) -> None:
     """In the child process: import `file` into a store in `home`; print figures as JSON."""
-    from assistant.encoder import Encoder
     from assistant.ingest.pipeline import import_file
+    from assistant.memory.encoder import Encoder
     from memory_store.store import MemoryStore
 
     class Stop(Exception):
@@ -130,7 +130,7 @@ def _peak_rss_mb() -> int:
 def _measure(home: Path, file: Path, limit_s: float) -> dict:
     env = dict(os.environ, HF_HUB_OFFLINE="1")
     out = subprocess.run(
-        [sys.executable, "-c", "import sys; from assistant.bench_ingest import _import_child;"
+        [sys.executable, "-c", "import sys; from assistant.bench.ingest import _import_child;"
          " _import_child(*sys.argv[1:3], float(sys.argv[3]))", str(home), str(file),
          str(limit_s)], capture_output=True, text=True, env=env, check=False)
     if out.returncode != 0:
@@ -143,10 +143,10 @@ def encoder_rates(text: Path, chunks: int = 384, runs: int = 3) -> dict:
     before) against token-budget batches (shipped), alternating, in this process."""
     import statistics
 
-    from assistant.encoder import Encoder
     from assistant.ingest.chunking import chunk_sections
     from assistant.ingest.pipeline import CHUNK_OVERLAP, CHUNK_WORDS
     from assistant.ingest.types import Section
+    from assistant.memory.encoder import Encoder
 
     with text.open(encoding="utf-8") as f:
         head = f.read(chunks * 1500)

@@ -7,8 +7,8 @@ import logging
 import re
 from collections.abc import Sequence
 
+from assistant.answer.protocol import Generator, complete
 from assistant.commands import is_question
-from assistant.generator import Generator
 from memory_store.records import MessageRecord
 
 log = logging.getLogger(__name__)
@@ -48,8 +48,6 @@ def summarize_messages(messages: Sequence[MessageRecord], generator: Generator
     prompt = ("Write one sentence that summarises what the user said in this conversation."
               f"\n\n{transcript}\n\nSummary: The user")
     try:
-        from assistant.generator import complete
-
         text = "The user " + complete(generator, prompt, max_new_tokens=48, stop=("\n",)).strip()
     except Exception:  # a broken generator must not lose the summary
         log.exception("summary generation failed; using the extractive summary")

@@ -138,6 +138,14 @@ def memory_text(hit: Hit) -> str:
     return LEADING_DATE.sub("", hit.text)
 
 
+_ANNOTATION = re.compile(r"\s*\[[^\]]*\]")  # "[7 May 2023]" added by annotate(), photo notes
+
+
+def said_text(hit: Hit) -> str:
+    """What was said, as said: without the stored date prefix and bracketed annotations."""
+    return _ANNOTATION.sub("", LEADING_DATE.sub("", hit.text)).strip()
+
+
 def subject_text(hit: Hit) -> str:
     """What a memory is about: its text, and for a document, the document's title and the
     file and heading it comes from (a README section need not name its project)."""

@@ -12,15 +12,10 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 
-from assistant.generator import Message
+from assistant.answer.protocol import GeneratorUnavailable, Message, ToolCall, ToolsUnsupported
 
 log = logging.getLogger(__name__)
-
-
-class GeneratorUnavailable(RuntimeError):
-    """The configured model server cannot be reached or answered with an error."""
 
 
 class OpenAICompatibleGenerator:
@@ -32,7 +27,7 @@ class OpenAICompatibleGenerator:
     """
 
     tuned = False  # no adapter reaches a server
-    tool_use = True  # offered tools until the server refuses them (then False)
+    tools = True  # offered tools (a server that refuses them answers a plain request)
 
     def __init__(self, base_url: str, model: str = "", api_key: str | None = None,
                  timeout_s: float = 60.0, chat: bool = True,
@@ -132,19 +127,6 @@ class OpenAICompatibleGenerator:
         except TimeoutError as exc:
             raise GeneratorUnavailable(f"model server {self.base_url} stopped answering "
                                        f"for {self.timeout_s:.0f} s") from exc
-
-
-@dataclass
-class ToolCall:
-    """A tool call of the model: its id, the tool's name and the JSON arguments."""
-
-    id: str
-    name: str
-    arguments: str
-
-
-class ToolsUnsupported(GeneratorUnavailable):
-    """The server refused a request offering tools (it or its model has no tool calling)."""
 
 
 class Redirected(urllib.error.URLError):

@@ -1,7 +1,7 @@
 """`assistant bench faults --runs N`: kill imports, chats and forgets at random moments
 and check the store after each kill.
 
-Each run starts a child process (`python -m assistant.bench_faults HOME ACTION SEED`) that
+Each run starts a child process (`python -m assistant.bench.faults HOME ACTION SEED`) that
 imports a folder whose files change from run to run, or chats (statements, pinned facts),
 or forgets memories, printing each memory id as soon as its transaction has committed.
 The parent kills it with SIGKILL after a random delay, then opens the store and counts:
@@ -35,8 +35,8 @@ def child(home: Path, action: str, seed: int) -> None:
     """One action on the store, reporting each committed memory id on stdout."""
     from datetime import datetime
 
-    from assistant.encoder import Encoder
     from assistant.ingest.pipeline import import_paths
+    from assistant.memory.encoder import Encoder
     from memory_store.records import NewMemory
     from memory_store.store import MemoryStore
 
@@ -76,7 +76,7 @@ def child(home: Path, action: str, seed: int) -> None:
 
 def run(runs: int = 50, seed: int = 0, max_delay_s: float = 2.5) -> dict:
     """`runs` killed actions on one store; the counts after each kill, summed."""
-    from assistant.encoder import Encoder
+    from assistant.memory.encoder import Encoder
     from memory_store.store import MemoryStore
 
     rng = random.Random(seed)
@@ -90,7 +90,7 @@ def run(runs: int = 50, seed: int = 0, max_delay_s: float = 2.5) -> dict:
         home = Path(tmp) / "home"
         for n in range(runs):
             action = rng.choice(ACTIONS)
-            proc = subprocess.Popen([sys.executable, "-m", "assistant.bench_faults", str(home),
+            proc = subprocess.Popen([sys.executable, "-m", "assistant.bench.faults", str(home),
                                      action, str(rng.randrange(1 << 30))],
                                     stdout=subprocess.PIPE, text=True)
             assert proc.stdout.readline().strip() == "ready", "the child did not start"

@@ -14,11 +14,11 @@ from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
+from assistant.answer.protocol import Generator
 from assistant.config import Settings
-from assistant.generator import Generator
 from assistant.locomo.scoring import abstains, normalise
 
-DEFAULT_FILE = Path(__file__).resolve().parent.parent / "data" / "personal-dev.json"
+DEFAULT_FILE = Path(__file__).resolve().parents[2] / "data" / "personal-dev.json"
 
 
 def chatgpt_export(chats: list[dict]) -> list[dict]:

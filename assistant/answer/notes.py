@@ -8,33 +8,26 @@ import re
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 
-from assistant.generator import Generator
-from assistant.grounding import (
-    LEADING_DATE,
+from assistant.answer.grounding import (
     about_subject,
     cited,
     content_words,
     memory_text,
+    said_text,
     speaker_of,
     subject_of,
     supporting,
 )
-from assistant.quoting import Encode, Quote, answering_quote, quoted, quoted_memory
-from assistant.timeparse import MONTHS, WEEKDAYS, TimeRef, find_time_refs
-from assistant.timeparse import format_day as format_date
+from assistant.answer.prompts import STOP, answer_prompt
+from assistant.answer.protocol import Generator
+from assistant.answer.quoting import Encode, Quote, answering_quote, quoted, quoted_memory
+from assistant.memory.timeparse import MONTHS, WEEKDAYS, TimeRef, find_time_refs
+from assistant.memory.timeparse import format_day as format_date
 from memory_store.records import Hit
 
 log = logging.getLogger(__name__)
 WHEN_QUESTION = re.compile(r"^\s*(?:when\b|on what (?:date|day)|what (?:date|day|year|month)\b|"
                            r"which (?:year|month|day)\b|in what (?:year|month)\b)", re.I)
-_ANNOTATION = re.compile(r"\s*\[[^\]]*\]")  # "[7 May 2023]" added by annotate(), photo notes
-
-
-def said_text(hit: Hit) -> str:
-    """What was said, as said: without the stored date prefix and bracketed annotations."""
-    return _ANNOTATION.sub("", LEADING_DATE.sub("", hit.text)).strip()
-
-
 def when_phrase(ref: TimeRef, said_on: datetime) -> str:
     """A time reference as an answer, relative phrases anchored to when they were said:
     "last Friday" said on 15 July 2023 -> "the Friday before 15 July 2023"."""
@@ -66,55 +59,12 @@ def date_answer(question: str, hits: Sequence[Hit], look: int = 2
     return format_date(hits[0].created_at), hits[0]
 
 
-# The generator's prompt: plain completion text in the style of the memories it is given
-# (dated lines, "Name: what they said"). Measured on held-out LoCoMo questions (README).
-INSTRUCTION = "Answer each question with a short phrase taken from the notes.\n\n"
-EXAMPLES = """Notes:
-(3 March 2024) Anna: I adopted a grey cat called Miso last weekend!
-(3 March 2024) Ben: That's lovely. I've been baking sourdough bread every Sunday.
-Question: What is the name of Anna's cat?
-Answer: Miso
-
-Notes:
-(12 June 2023) Tom: I ran my first half marathon in Lyon, it was tough but I loved it.
-(2 May 2023) Sara: I started volunteering at an animal shelter to help dogs find homes.
-Question: What did Sara start doing?
-Answer: volunteering at an animal shelter
-
-Notes:
-(8 July 2023) Lena: We went hiking and swimming at the lake, and the kids collected shells.
-(1 July 2023) Omar: My sister gave me a book about birds for my birthday.
-Question: What activities did Lena's family do at the lake?
-Answer: hiking, swimming, collecting shells
-
-"""
-TUNED_PROMPT = "notes-v1"  # answer_prompt(examples=False): what an adapter is trained on
-STOP = ("\n", "[", "Notes:", "Question:")
 MAX_ANSWER_WORDS = 15
 ABSTAINED = "I have nothing about"  # how an abstention starts, or:
 UNSAID = "My memories"  # ... about your partner do not say that."
 GROUNDING_MEMORIES = 5  # of the recalled memories (all shown to the user), those that may
 # support an answer: the prompt's 3 and the next 2 (LoCoMo conversation 26, shipped
 # adapter: 20% wrong abstentions against 21% with the prompt's 3 only, category 5 the same)
-
-
-def note_line(hit: Hit, limit: int = 400) -> str:
-    text = " ".join(said_text(hit).split())[:limit]
-    return f"({format_date(hit.created_at)}) {text}"
-
-
-def answer_prompt(question: str, hits: Sequence[Hit],
-                  history: Sequence[tuple[str, str]] = (), *, examples: bool = True) -> str:
-    """The completion prompt: the memories best-last (nearest the question, where the
-    small model looks), then the conversation's recent turns, then the question. A model
-    fine-tuned on this task (`assistant train-generator`) gets no worked examples."""
-    notes = "\n".join(note_line(h) for h in reversed(hits)) or "(nothing)"
-    recent = ""
-    if history:
-        said = [f"{role.title()}: {' '.join(text.split())[:200]}" for role, text in history]
-        recent = "Recent conversation:\n" + "\n".join(said) + "\n"
-    return (f"{INSTRUCTION}{EXAMPLES if examples else ''}Notes:\n{notes}\n{recent}"
-            f"Question: {question.strip()}\nAnswer:")
 
 
 def clean_answer(raw: str) -> str:

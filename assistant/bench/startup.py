@@ -60,7 +60,7 @@ import sys, time
 started = time.perf_counter()
 from pathlib import Path
 from assistant.config import load_settings
-from assistant.generator import make_generator
+from assistant.answer.backends.factory import make_generator
 s = load_settings(Path(sys.argv[1]) / "home")
 make_generator(s.model, s.cache_dir, adapter=s.adapter).load()
 print(time.perf_counter() - started, flush=True)
@@ -115,7 +115,7 @@ def first_token(settings, runs: int = 5) -> dict:
     from dataclasses import replace
 
     from assistant.agent import Agent
-    from assistant.answering import answer_prompt
+    from assistant.answer.prompts import answer_prompt
 
     chat_s, bare_s = [], []
     with tempfile.TemporaryDirectory() as folder:

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-# Per-candidate features, in this order (built by assistant.recall.candidate_features).
+# Per-candidate features, in this order (built by assistant.memory.recall.candidate_features).
 FEATURES = (
     "dense_rr",  # 10 / (10 + dense rank), 0 when the dense search missed it
     "lexical_rr",  # 10 / (10 + BM25 rank), 0 when BM25 missed it
@@ -156,18 +156,3 @@ def listwise_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     log_p = torch.log_softmax(logits[has], -1)  # (B', K)
     pos = log_p.masked_fill(~targets[has], float("-inf"))
     return -(torch.logsumexp(pos, -1)).mean()
-
-
-def save_checkpoint(model: LTMT, path, record: dict | None = None) -> None:
-    """Weights with their config, query adapter and how they were made, so the file alone
-    rebuilds it."""
-    torch.save({"config": model.cfg.to_dict(), "state_dict": model.state_dict(),
-                "query_adapter": model.query_adapter, "record": record or {}}, path)
-
-
-def load_checkpoint(path) -> tuple[LTMT, dict]:
-    ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    model = LTMT(LTMTConfig(**ckpt["config"]))
-    model.load_state_dict(ckpt["state_dict"])
-    model.query_adapter = ckpt.get("query_adapter")
-    return model.eval(), ckpt.get("record", {})

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from assistant.grounding import (
+from assistant.answer.grounding import (
     asked_identifier,
     content_words,
     memory_text,

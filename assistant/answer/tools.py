@@ -13,38 +13,12 @@ import json
 from collections.abc import Callable, Iterator
 from datetime import datetime
 
-from assistant.chat_answers import (
-    ANSWER_TASK,
-    chat_messages,
-    checked_reply,
-    memory_line,
-    respond_chat,
-)
-from assistant.remote import ToolsUnsupported
+from assistant.answer.chat import checked_reply, respond_chat
+from assistant.answer.prompts import TOOLS, TOOLS_TASK, chat_messages, memory_line
+from assistant.answer.protocol import ToolsUnsupported
 from memory_store.records import Hit
 
 STEP_MARK = "\u00bb "  # "» searched memory for ...": a step line, not part of the answer
-TOOLS_TASK = ANSWER_TASK + (
-    "- If the memories below do not settle the question, call search_memory for what is "
-    "missing (for example first who someone is, then what they did), then answer. Call "
-    "remember only when the user asks you to keep something.\n")
-TOOLS = [
-    {"type": "function", "function": {
-        "name": "search_memory",
-        "description": "Search the user's long-term memory (past conversations, imported "
-                       "documents, remembered facts). Returns numbered, dated memories.",
-        "parameters": {"type": "object", "properties": {
-            "query": {"type": "string", "description": "what to look for"},
-            "k": {"type": "integer", "minimum": 1, "maximum": 10,
-                  "description": "how many memories (default 5)"}},
-            "required": ["query"]}}},
-    {"type": "function", "function": {
-        "name": "remember",
-        "description": "Keep a fact in the user's long-term memory, when the user asks.",
-        "parameters": {"type": "object", "properties": {
-            "fact": {"type": "string", "description": "the fact, as one sentence"}},
-            "required": ["fact"]}}},
-]
 
 
 def answer_body(text: str) -> str:
@@ -55,7 +29,8 @@ def answer_body(text: str) -> str:
 def respond_with_tools(question: str, sources: list[Hit], current: list[Hit], generator, *,
                        recall: Callable[[str, int], list[Hit]],
                        remember: Callable[[str], Hit], steps: int, max_new_tokens: int,
-                       history=(), today: datetime) -> Iterator[str]:
+                       history=(), today: datetime,
+                       on_refused: Callable[[], None] = lambda: None) -> Iterator[str]:
     """The checked answer of a tool-calling model. `current` are the memories numbered in
     the prompt; found ones are appended to it and to `sources` (the answer's)."""
     messages = chat_messages(question, current, history, today, TOOLS_TASK)
@@ -66,7 +41,7 @@ def respond_with_tools(question: str, sources: list[Hit], current: list[Hit], ge
             reply, calls = generator.turn(messages, tools=offered,
                                           max_new_tokens=max_new_tokens)
         except ToolsUnsupported:
-            generator.tool_use = False  # this server has no tool calling: ask it plainly
+            on_refused()  # this server has no tool calling: ask it plainly from now on
             yield from respond_chat(question, current, generator, history=history,
                                     max_new_tokens=max_new_tokens, today=today)
             return

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
-from assistant.timeparse import find_time_refs
+from assistant.memory.timeparse import find_time_refs
 
 _VALUE = r"(?P<value>[^.,;!?]+?)"
 _END = r"\s*(?:now|these days|again)?\s*(?:[.,;!?]|$| and | but | since | because )"

@@ -11,7 +11,9 @@ it and can forget it there. A bad argument or a failed call comes back as a tool
 
 from __future__ import annotations
 
+import logging
 import re
+import sys
 import threading
 from datetime import datetime
 from pathlib import Path
@@ -24,6 +26,7 @@ from pydantic import Field
 from assistant.config import ConfigError
 from memory_store.records import Hit, iso
 
+log = logging.getLogger(__name__)
 Kind = Literal["turn", "chunk", "fact", "summary"]
 _CLIENT = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -168,3 +171,24 @@ def build_server(agent) -> MCPServer:
         return {k: v for k, v in stats.items() if k != "home"}
 
     return server
+
+
+def serve(agent, http_port: int | None = None) -> None:
+    """Serve `agent`'s memory over stdio, or over HTTP on 127.0.0.1:`http_port`, until
+    the client hangs up or Ctrl+C."""
+    agent.encoder.load()  # before the first call, so a client's first search is quick
+    server = build_server(agent)
+    home = agent.settings.home
+    if http_port is None:
+        log.info("MCP server on %s (stdio)", home)
+        server.run("stdio")
+        return
+    from assistant.mcp import http
+
+    http.ensure_free(http_port)
+    token = http.http_token(home)
+    log.info("MCP server on %s at %s", home, http.url(http_port))
+    print(f"serving {home} at {http.url(http_port)} (127.0.0.1 only); clients send the "
+          f"token from `assistant mcp --http --port {http_port} --print-config`. Ctrl+C "
+          "stops.", file=sys.stderr, flush=True)
+    http.serve(server, token, http_port)

@@ -42,7 +42,7 @@ def scale(memories: int = 100_000, queries: int = 200, k: int = 10, seed: int = 
     ingest. SQLite: a temporary data folder; PostgreSQL: the empty database `store_url`."""
     import faiss
 
-    from assistant.encoder import DIM, Encoder
+    from assistant.memory.encoder import DIM, Encoder
     from memory_store.store import open_store
 
     rng = random.Random(seed)
@@ -173,7 +173,7 @@ def _open_in_child(home: Path, queries: np.ndarray) -> dict:
     import subprocess
     import sys
 
-    from assistant.encoder import DIM, MODEL_NAME
+    from assistant.memory.encoder import DIM, MODEL_NAME
 
     path = home / "bench-queries.npy"
     np.save(path, queries)

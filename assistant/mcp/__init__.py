@@ -1,0 +1,1 @@
+"""`assistant mcp`: the memory as a Model Context Protocol server (stdio or HTTP)."""
