@@ -24,8 +24,8 @@ from assistant.ingest.chunking import turn_parts
 from assistant.memory.encoder import Encoder
 from assistant.memory.facts import Statement, conflicts, statements
 from assistant.memory.timeparse import annotate, time_window
+from memory_store.open import open_store
 from memory_store.records import ConversationRecord, Hit, MessageRecord, NewMemory
-from memory_store.store import open_store
 
 if TYPE_CHECKING:
     from assistant.memory.recall import Recall  # torch: imported when the recaller is first used

@@ -155,14 +155,15 @@ def cmd_doctor(agent, args) -> int:
         where = "nowhere: answers are written on this machine"
     print(f"prompts with your memories go to: {where}")
     # SQLite's and FTS5's own checks, and the FAISS cache against SQLite vector for vector.
-    print(f"store check: {json.dumps(agent.store.check())}")
+    print(f"store check: {json.dumps(agent.store.check().to_json())}")
     print(json.dumps(agent.store.stats(), indent=2))
     return 0
 
 
 def cmd_store_copy(agent, args) -> int:
     from memory_store.copy import copy_store
-    from memory_store.store import open_store, redacted
+    from memory_store.open import open_store
+    from memory_store.urls import redacted
 
     opened = []
     try:
@@ -344,10 +345,10 @@ def main(argv: list[str] | None = None) -> int:
               "consistent (its DDL is transactional)", file=sys.stderr)
         return 2
     if getattr(args, "repair", False):  # before the store is opened: it may not open
-        from memory_store.store import MemoryStore
+        from memory_store.sqlite_store import SqliteStore
 
         try:
-            for line in MemoryStore.repair(settings.home):
+            for line in SqliteStore.repair(settings.home):
                 print(f"repair: {line}")
         except Exception as exc:
             print(f"error: {exc}", file=sys.stderr)

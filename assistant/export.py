@@ -7,13 +7,13 @@ import os
 import tempfile
 from pathlib import Path
 
+from memory_store.base import StoreBase
 from memory_store.records import iso
-from memory_store.store import MemoryStore
 
 PAGE = 1000
 
 
-def export_memories(store: MemoryStore, path: Path) -> int:
+def export_memories(store: StoreBase, path: Path) -> int:
     """Write all memories, newest first, to `path` by its suffix; returns how many."""
     suffix = path.suffix.lower()
     if suffix not in {".json", ".md"}:

@@ -10,8 +10,8 @@ from datetime import datetime
 
 from sqlalchemy import func, insert, select, text, update
 
+from memory_store.base import StoreBase
 from memory_store.models import Conversation, Document, Memory, Message, ModelState
-from memory_store.store import MemoryStore
 
 # Parents before children, so every foreign key points at a row already copied.
 TABLES = (Document, Conversation, Message, Memory, ModelState)
@@ -22,7 +22,7 @@ class CopyError(RuntimeError):
     """The copy cannot start or did not arrive whole; the message says which."""
 
 
-def copy_store(source: MemoryStore, target: MemoryStore) -> dict:
+def copy_store(source: StoreBase, target: StoreBase) -> dict:
     """Copy every document, conversation, message, memory (with its embedding) and model
     state of `source` into the empty `target`; returns the counts and the checksum, the
     same on both sides (else CopyError)."""
@@ -47,8 +47,7 @@ def copy_store(source: MemoryStore, target: MemoryStore) -> dict:
                 name = model.__tablename__
                 dst.execute(text(f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), "
                                  f"(SELECT coalesce(max(id), 0) + 1 FROM {name}), false)"))
-    target._sync_index(force=True)
-    target.flush()
+    target.reconcile()
     copied, arrived = summary(source), summary(target)
     if copied != arrived:
         raise CopyError(f"the copy in {target.where} differs from {source.where}: "
@@ -56,7 +55,7 @@ def copy_store(source: MemoryStore, target: MemoryStore) -> dict:
     return arrived
 
 
-def summary(store: MemoryStore) -> dict:
+def summary(store: StoreBase) -> dict:
     """Rows per table and one SHA-256 over all of them, in id order (text, times, links,
     embeddings, states), comparable across backends."""
     digest = hashlib.sha256()

@@ -1,16 +1,20 @@
-"""Engine, sessions and explicit schema migrations (PRAGMA user_version)."""
+"""The SQLite engine, sessions and schema: its migrations (the version in PRAGMA
+user_version), the check that a schema is what its version says, and repair."""
 
 from __future__ import annotations
 
 import sqlite3
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from memory_store.migrations import Migration
+from memory_store.migrations import migrate as run_migrations
 from memory_store.models import Base
 
 # FTS5 mirrors memories.text; the generation counter lets every process notice, with one
@@ -93,18 +97,14 @@ def _v2_ids_never_reused(conn: Connection) -> None:
                  {"id": uuid.uuid4().hex})
 
 
-# Ordered; entry i moves the schema from version i to i + 1. Never edit a released step.
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1_initial, _v2_ids_never_reused]
+MIGRATIONS = [Migration("initial", _v1_initial),
+              Migration("ids never reused", _v2_ids_never_reused)]
 SCHEMA_VERSION = len(MIGRATIONS)
 # What a store at SCHEMA_VERSION holds; anything missing is damage, not a version.
 REQUIRED = {"table": {"meta", "documents", "conversations", "messages", "model_state",
                       "memories", "memories_fts"},
             "trigger": {"memories_ai", "memories_ad", "memories_au",
                         "memories_embedding_immutable"}}
-
-
-class SchemaTooNewError(RuntimeError):
-    """The database was written by a newer version of this program."""
 
 
 class StoreDamagedError(RuntimeError):
@@ -154,24 +154,35 @@ def make_engine(path: Path) -> Engine:
     return engine
 
 
+class _UserVersion:
+    """SQLite keeps the schema version in PRAGMA user_version; a write transaction (BEGIN
+    IMMEDIATE) is the migration lock."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @contextmanager
+    def locked(self) -> Iterator[Connection]:
+        with self.engine.connect().execution_options(immediate=True) as conn, conn.begin():
+            yield conn
+
+    def read(self, conn: Connection) -> int:
+        return conn.exec_driver_sql("PRAGMA user_version").scalar_one()
+
+    def write(self, conn: Connection, version: int) -> None:
+        conn.exec_driver_sql(f"PRAGMA user_version = {version}")
+
+
 def migrate(engine: Engine) -> int:
-    """Bring the schema to SCHEMA_VERSION, each step in one write transaction that reads
-    the version again first (another process may have just done it); returns the version.
+    """Bring the schema to SCHEMA_VERSION (memory_store.migrations); returns the version.
     A schema that is not what its version says raises StoreDamagedError."""
-    with engine.connect().execution_options(immediate=True) as conn:
-        while True:
-            with conn.begin():
-                version = conn.exec_driver_sql("PRAGMA user_version").scalar_one()
-                if version > SCHEMA_VERSION:
-                    raise SchemaTooNewError(
-                        f"{engine.url.database}: schema version {version} is newer than this "
-                        f"program's {SCHEMA_VERSION}; upgrade the assistant to open it.")
-                if version == SCHEMA_VERSION:
-                    break
-                if version == 0 and _names(conn)["table"] & REQUIRED["table"]:
-                    raise _damaged(engine, "its tables exist but its schema version is 0")
-                MIGRATIONS[version](conn)
-                conn.exec_driver_sql(f"PRAGMA user_version = {version + 1}")
+
+    def before(conn: Connection, version: int) -> None:
+        if version == 0 and _names(conn)["table"] & REQUIRED["table"]:
+            raise _damaged(engine, "its tables exist but its schema version is 0")
+
+    run_migrations(MIGRATIONS, _UserVersion(engine), str(engine.url.database), before)
+    with engine.connect() as conn:
         missing = {f"{kind} {name}" for kind, names in REQUIRED.items()
                    for name in names - _names(conn)[kind]}
     if missing:

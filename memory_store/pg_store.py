@@ -1,4 +1,4 @@
-"""PostgresStore: the MemoryStore facade over PostgreSQL, for one memory shared by several
+"""PostgresStore: the store over PostgreSQL, for one memory shared by several
 machines. Vectors live in the memories table (pgvector, searched through an HNSW index on
 inner product: the embeddings are unit length, so it ranks as cosine does); words in a
 generated `tsvector` column with a GIN index, ranked by `ts_rank_cd` (cover density:
@@ -11,23 +11,28 @@ others on their next search.
 
 from __future__ import annotations
 
+import functools
 import re
-import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 
 import numpy as np
-from sqlalchemy import Connection, create_engine, delete, text
+from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.orm import Session
 
 from memory_store import fulltext
-from memory_store.db import SchemaTooNewError, make_sessionmaker
+from memory_store.base import CheckReport, StoreBase
+from memory_store.db import make_sessionmaker
 from memory_store.fulltext import STOPWORDS
-from memory_store.models import Base, Memory
+from memory_store.fusion import fused_hits
+from memory_store.migrations import Migration
+from memory_store.migrations import migrate as run_migrations
+from memory_store.models import Base
 from memory_store.records import Hit
-from memory_store.store import MemoryStore, fused_hits, redacted
+from memory_store.urls import engine_url, redacted
 
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)  # letters and digits only: never tsquery syntax
 _MIGRATION_LOCK = 7_260_354  # pg_advisory_xact_lock key: one process migrates at a time
@@ -54,71 +59,58 @@ def _v1_initial(conn: Connection, dim: int) -> None:
                       "('generation', '0')"), {"id": uuid.uuid4().hex})
 
 
-# Ordered; entry i moves the schema from version i to i + 1. Never edit a released step.
-MIGRATIONS = [_v1_initial]
-SCHEMA_VERSION = len(MIGRATIONS)
+def migrations(dim: int) -> list[Migration]:
+    """The steps, for vectors of `dim` (the HNSW index is built on their expression)."""
+    return [Migration("initial", functools.partial(_v1_initial, dim=dim))]
 
 
-def migrate(engine, dim: int, where: str) -> int:
-    """Bring the schema to SCHEMA_VERSION in one transaction, under an advisory lock that
-    makes processes opening a new database together take turns."""
-    with engine.begin() as conn:
-        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
-        conn.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS vector")
-        version = 0
-        if conn.exec_driver_sql("SELECT to_regclass('meta')").scalar() is not None:
-            version = int(conn.execute(text("SELECT value FROM meta WHERE key = "
-                                            "'schema_version'")).scalar() or 0)
-        if version > SCHEMA_VERSION:
-            raise SchemaTooNewError(f"{where}: schema version {version} is newer than this "
-                                    f"program's {SCHEMA_VERSION}; upgrade the assistant.")
-        for step in MIGRATIONS[version:]:
-            step(conn, dim)
+SCHEMA_VERSION = len(migrations(0))
+
+
+class _MetaVersion:
+    """PostgreSQL keeps the schema version in the meta table; an advisory lock held for
+    the transaction makes processes opening a new database take turns."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @contextmanager
+    def locked(self) -> Iterator[Connection]:
+        with self.engine.begin() as conn:
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
+            conn.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS vector")
+            yield conn
+
+    def read(self, conn: Connection) -> int:
+        if conn.exec_driver_sql("SELECT to_regclass('meta')").scalar() is None:
+            return 0
+        return int(conn.execute(text("SELECT value FROM meta WHERE key = 'schema_version'"))
+                   .scalar() or 0)
+
+    def write(self, conn: Connection, version: int) -> None:
         conn.execute(text("INSERT INTO meta(key, value) VALUES ('schema_version', :v) "
-                          "ON CONFLICT (key) DO UPDATE SET value = :v"),
-                     {"v": str(SCHEMA_VERSION)})
-    return SCHEMA_VERSION
+                          "ON CONFLICT (key) DO UPDATE SET value = :v"), {"v": str(version)})
 
 
-def engine_url(url: str) -> str:
-    """psycopg 3 for a bare postgresql:// URL (SQLAlchemy's default driver is psycopg2)."""
-    return "postgresql+psycopg://" + url.removeprefix("postgresql://") \
-        if url.startswith("postgresql://") else url
+class PostgresStore(StoreBase):
+    """Add, search, forget and count memories in a PostgreSQL database. The vectors are
+    in the table, indexed by PostgreSQL: nothing is kept beside it."""
 
-
-class PostgresStore(MemoryStore):
-    """Add, search, forget and count memories in a PostgreSQL database."""
+    backend = "postgresql"
 
     def __init__(self, url: str, *, embedding_model: str, dim: int) -> None:
+        super().__init__(embedding_model=embedding_model, dim=dim)
         self.url = engine_url(url)
         self.where = redacted(self.url)
-        self.home = None
-        self.embedding_model = embedding_model
-        self.dim = dim
-        self._index_lock = threading.RLock()
         # The password (from the URL or PGPASSWORD) stays in the engine, never in messages.
         self._engine = create_engine(self.url, pool_pre_ping=True)
-        migrate(self._engine, dim, self.where)
+        run_migrations(migrations(dim), _MetaVersion(self._engine), self.where)
         self.Session = self.Write = make_sessionmaker(self._engine)
-        self._check_embedding_model()
+        self._opened()
         self._vector = f"m.embedding::vector({dim})"  # the HNSW index's own expression
         self._common, self._common_at = frozenset(), -1e9
 
-    # No second copy to keep in step: the vectors are in the table, indexed by PostgreSQL.
-
-    def flush(self) -> None:
-        pass
-
-    def _sync_index(self, force: bool = False) -> None:
-        pass
-
-    def _sync_after_write(self, added) -> None:
-        pass
-
-    def verify_index(self) -> list[int]:
-        return []
-
-    def check(self) -> dict:
+    def check(self) -> CheckReport:
         """The full-text column against the text, and links to rows that are gone."""
         with self.Session() as s:
             stale = s.execute(text("SELECT count(*) FROM memories WHERE tsv IS DISTINCT "
@@ -128,17 +120,13 @@ class PostgresStore(MemoryStore):
                 "EXISTS (SELECT 1 FROM documents d WHERE d.id = m.document_id)) OR "
                 "(m.conversation_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM conversations "
                 "c WHERE c.id = m.conversation_id))")).scalar_one()
-        return {"database_ok": True, "fts_ok": stale == 0, "broken_links": broken,
-                "index_mismatches": 0}
+        return CheckReport(database_ok=True, fulltext_ok=stale == 0, broken_links=broken,
+                           index_mismatches=0)
 
     def _take_turns(self, s: Session, what: str) -> None:
         # Two machines importing the same file at once: the second waits, then replaces
         # the first's version, so the file is there once (not a unique-path error).
         s.execute(text("SELECT pg_advisory_xact_lock(hashtext(:what))"), {"what": what})
-
-    def forget(self, memory_id: int) -> bool:
-        with self.Write.begin() as s:
-            return bool(s.execute(delete(Memory).where(Memory.id == memory_id)).rowcount)
 
     def search(self, vector: np.ndarray | None, query: str = "", k: int = 10, *,
                kinds: Sequence[str] | None = None, since: datetime | None = None,
@@ -204,8 +192,12 @@ class PostgresStore(MemoryStore):
             self._common_at = now
         return self._common
 
+    def nearest_ids(self, vector: np.ndarray, k: int) -> list[int]:
+        with self.Session() as s:
+            return list(self._dense(s, vector, max(2 * k, 50), "TRUE", {}))[:k]
+
     def stats(self) -> dict:
-        return self.counts() | {"vector_index": "pgvector hnsw",
+        return self.counts() | {"vector_index": "pgvector hnsw", "index": "hnsw",
                                 "embedding_model": self.embedding_model,
                                 "backend": "postgresql", "home": self.where}
 

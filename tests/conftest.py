@@ -18,7 +18,7 @@ import pytest  # noqa: E402
 from assistant.answer.backends.embedded import EmbeddedGenerator  # noqa: E402
 from assistant.config import Settings  # noqa: E402
 from assistant.memory.encoder import Encoder  # noqa: E402
-from memory_store.store import MemoryStore  # noqa: E402
+from memory_store.sqlite_store import SqliteStore  # noqa: E402
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -56,7 +56,7 @@ def home(tmp_path):
 
 @pytest.fixture
 def store(home, encoder):
-    s = MemoryStore(home, embedding_model=encoder.name, dim=encoder.dim)
+    s = SqliteStore(home, embedding_model=encoder.name, dim=encoder.dim)
     yield s
     s.close()
 

@@ -15,7 +15,7 @@ from assistant.memory.facts import Statement, conflicts, statements
 from assistant.memory.recall import STATE_NAME
 from assistant.memory.timeparse import time_window
 from memory_store.records import MessageRecord, NewMemory
-from memory_store.store import MemoryStore
+from memory_store.sqlite_store import SqliteStore
 
 NOW = datetime(2026, 6, 15, 12, 0)  # the agent's clock: no test depends on the real day
 
@@ -313,7 +313,7 @@ def test_delete_conversation_removes_its_memories_everywhere(agent, settings, en
     assert [c.id for c in agent.conversations()] == [kept]
     assert all("zorblat" not in h.text for h in agent.search("zorblat password", 10))
     agent.close()
-    with MemoryStore(settings.home, embedding_model=encoder.name, dim=encoder.dim) as again:
+    with SqliteStore(settings.home, embedding_model=encoder.name, dim=encoder.dim) as again:
         assert again.stats()["vector_index"] == again.stats()["memories"] == 1
 
 

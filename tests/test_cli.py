@@ -180,7 +180,7 @@ def test_a_damaged_store_says_run_doctor_repair_and_it_does(own_home):
     assert "assistant doctor --repair" in broken.stderr and "Traceback" not in broken.stderr
     repaired = run(own_home, "doctor", "--repair")
     assert "repair: recreated trigger memories_ai" in repaired.stdout
-    assert ('store check: {"sqlite_ok": true, "fts_ok": true, "broken_links": 0, '
+    assert ('store check: {"database_ok": true, "fulltext_ok": true, "broken_links": 0, '
             '"index_mismatches": 0}') in repaired.stdout
     assert "repair: copied the database to" in repaired.stdout
     assert run(own_home, "memories", "stats").returncode == 0

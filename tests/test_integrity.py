@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from memory_store.db import SCHEMA_VERSION
+from memory_store.db import SCHEMA_VERSION, StoreDamagedError
 from memory_store.records import NewMemory
-from memory_store.store import MemoryStore, StoreDamagedError
+from memory_store.sqlite_store import SqliteStore
 
 OLD = "The spare key is under the blue flowerpot by the back door."
 NEW = "The quarterly budget meeting moved to Thursday afternoon."
@@ -34,8 +34,8 @@ def memories(encoder, texts, kind="fact"):
             for t, v in zip(texts, encoder.encode(list(texts)), strict=True)]
 
 
-def open_store(home, encoder) -> MemoryStore:
-    return MemoryStore(home, embedding_model=encoder.name, dim=encoder.dim)
+def open_store(home, encoder) -> SqliteStore:
+    return SqliteStore(home, embedding_model=encoder.name, dim=encoder.dim)
 
 
 def test_a_reimported_document_never_keeps_its_old_vectors(store, encoder):
@@ -58,9 +58,10 @@ import sys
 from datetime import datetime
 from assistant.memory.encoder import Encoder
 from memory_store.records import NewMemory
-from memory_store.store import MemoryStore, StoreDamagedError
+from memory_store.db import StoreDamagedError
+from memory_store.sqlite_store import SqliteStore
 enc = Encoder()
-with MemoryStore(sys.argv[1], embedding_model=enc.name, dim=enc.dim) as s:
+with SqliteStore(sys.argv[1], embedding_model=enc.name, dim=enc.dim) as s:
     assert s.forget(int(sys.argv[2]))
     t = "The lighthouse keeper's name is Bartholomew."
     print(*s.add_memories([NewMemory("fact", t, enc.encode_one(t), datetime(2024, 5, 1))]))
@@ -107,7 +108,8 @@ KILL_AT_STATEMENT_IN_CHILD = """
 import os, signal, sys
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from memory_store.store import MemoryStore, StoreDamagedError
+from memory_store.db import StoreDamagedError
+from memory_store.sqlite_store import SqliteStore
 writes = 0
 @event.listens_for(Engine, "after_cursor_execute")
 def count(conn, cursor, statement, *args):
@@ -116,7 +118,7 @@ def count(conn, cursor, statement, *args):
         writes += 1
         if writes == int(sys.argv[2]):
             os.kill(os.getpid(), signal.SIGKILL)  # a real kill, mid-setup
-MemoryStore(sys.argv[1], embedding_model="m", dim=4).close()
+SqliteStore(sys.argv[1], embedding_model="m", dim=4).close()
 print(writes)
 """
 
@@ -130,7 +132,7 @@ def test_a_kill_during_the_first_open_leaves_a_store_that_opens(tmp_path):
     for n in range(1, total + 1, 2):
         home = tmp_path / f"killed-at-{n}"
         assert subprocess.run(run + [str(home), str(n)]).returncode == -9
-        MemoryStore(home, embedding_model="m", dim=4).close()  # no "already exists"
+        SqliteStore(home, embedding_model="m", dim=4).close()  # no "already exists"
         db = sqlite3.connect(home / "memory.sqlite3")
         assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
@@ -139,9 +141,10 @@ def test_a_kill_during_the_first_open_leaves_a_store_that_opens(tmp_path):
 
 OPEN_AT_IN_CHILD = """
 import sys, time
-from memory_store.store import MemoryStore, StoreDamagedError
+from memory_store.db import StoreDamagedError
+from memory_store.sqlite_store import SqliteStore
 time.sleep(max(0.0, float(sys.argv[2]) - time.time()))
-MemoryStore(sys.argv[1], embedding_model="m", dim=4).close()
+SqliteStore(sys.argv[1], embedding_model="m", dim=4).close()
 """
 
 
@@ -164,13 +167,13 @@ def test_a_tampered_schema_says_what_to_do_and_repair_mends_it(home, encoder):
     db.commit()
     with pytest.raises(StoreDamagedError, match=r"memory.sqlite3.*doctor --repair"):
         open_store(home, encoder)
-    MemoryStore.repair(home)
+    SqliteStore.repair(home)
     db.execute("DROP TABLE memories_fts")
     db.commit()
     with pytest.raises(StoreDamagedError, match=r"memories_fts.*doctor --repair"):
         open_store(home, encoder)
     db.close()
-    report = MemoryStore.repair(home)
+    report = SqliteStore.repair(home)
     assert "recreated table memories_fts" in report
     with open_store(home, encoder) as s:
         assert s.stats()["memories"] == len(FACTS)
@@ -260,9 +263,9 @@ import sys
 from pathlib import Path
 from assistant.memory.encoder import Encoder
 from assistant.ingest.pipeline import import_file
-from memory_store.store import MemoryStore
+from memory_store.sqlite_store import SqliteStore
 enc = Encoder()
-with MemoryStore(sys.argv[1], embedding_model=enc.name, dim=enc.dim) as s:
+with SqliteStore(sys.argv[1], embedding_model=enc.name, dim=enc.dim) as s:
     import_file(s, enc, Path(sys.argv[2]), batch_chunks=2,
                 on_chunks=lambda p, done, total: print("chunks", done, total, flush=True))
 """
@@ -313,7 +316,7 @@ def expected_memories(export: list[dict]) -> int:
                for c in export for n in c["mapping"].values() if n["message"])
 
 
-def check_export_stored(store: MemoryStore, export: list[dict]) -> None:
+def check_export_stored(store: SqliteStore, export: list[dict]) -> None:
     """Every conversation once, every turn a message, every part of a turn a memory."""
     imported = store.conversations()
     assert sorted(c.title for c in imported) == sorted(c["title"] for c in export)
@@ -369,7 +372,7 @@ def test_a_big_store_switches_to_an_approximate_index_that_still_forgets(home, e
     """Past APPROXIMATE_AT memories the FAISS side becomes IVF-fp16 (here the threshold is
     lowered to 600): searches still find a memory by its own vector, filters hold,
     forgetting removes its vector, and the index file is reopened as it was."""
-    import memory_store.store as store_module
+    import memory_store.sqlite_store as store_module
 
     monkeypatch.setattr(store_module, "APPROXIMATE_AT", 600)
     monkeypatch.setattr(store_module, "TRAIN_SAMPLE", 600)
@@ -380,17 +383,19 @@ def test_a_big_store_switches_to_an_approximate_index_that_still_forgets(home, e
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     rows = [NewMemory("chunk" if i % 2 else "fact", f"memory {i}", v, datetime(2024, 1, 1))
             for i, v in enumerate(vectors)]
-    with MemoryStore(home, embedding_model=encoder.name, dim=encoder.dim) as store:
+    with SqliteStore(home, embedding_model=encoder.name, dim=encoder.dim) as store:
         ids = store.add_memories(rows[:500])
-        assert not store._index.is_approximate
+        assert store.stats()["index"] == "flat"
         ids += store.add_memories(rows[500:])
-        assert store._index.is_approximate and store._index.count == 800
+        assert store.stats()["index"] == "approximate (IVF-fp16)"
+        assert store.stats()["vector_index"] == 800
         assert store.search(vectors[7], "", 1)[0].id == ids[7]
         assert store.search(vectors[7], "", 5, kinds=["chunk"])[0].kind == "chunk"
         assert store.forget(ids[7])
         assert ids[7] not in [h.id for h in store.search(vectors[7], "", 10)]
-    with MemoryStore(home, embedding_model=encoder.name, dim=encoder.dim) as store:
-        assert store._index.is_approximate and store._index.count == 799
+    with SqliteStore(home, embedding_model=encoder.name, dim=encoder.dim) as store:
+        assert store.stats()["index"] == "approximate (IVF-fp16)"
+        assert store.stats()["vector_index"] == 799
         assert store.verify_index() == []
         assert store.search(vectors[8], "", 1)[0].id == ids[8]
         assert store.forget(ids[8]) and store.verify_index() == []

@@ -17,7 +17,7 @@ from assistant.locomo.scoring import abstains
 from assistant.memory.ltmt import FEATURES, LTMT, LTMTConfig, listwise_loss
 from assistant.memory.recall import Recaller, state_from_bytes
 from assistant.memory.weights import load_model, save_checkpoint
-from memory_store.store import MemoryStore
+from memory_store.sqlite_store import SqliteStore
 
 TINY = Path(__file__).parent / "fixtures" / "locomo_tiny.json"
 B, K, S, D, NF = 3, 7, 4, 384, len(FEATURES)
@@ -86,10 +86,10 @@ import sys, torch
 from assistant.memory.encoder import Encoder
 from assistant.memory.weights import load_checkpoint
 from assistant.memory.recall import Recaller, state_to_bytes
-from memory_store.store import MemoryStore
+from memory_store.sqlite_store import SqliteStore
 enc = Encoder()
 model, _ = load_checkpoint(sys.argv[2])
-with MemoryStore(sys.argv[1], embedding_model=enc.name, dim=enc.dim) as s:
+with SqliteStore(sys.argv[1], embedding_model=enc.name, dim=enc.dim) as s:
     r = Recaller(s, model)
     st = r.load_state(int(sys.argv[3]))
     t = "How is Pickle doing?"
@@ -104,7 +104,7 @@ def test_state_persists_and_a_restarted_process_continues(tmp_path, encoder):
     weights = tmp_path / "w.pt"
     save_checkpoint(LTMT(LTMTConfig()).eval(), weights)
     model = load_model(weights)
-    with MemoryStore(tmp_path / "home", embedding_model=encoder.name, dim=encoder.dim) as s:
+    with SqliteStore(tmp_path / "home", embedding_model=encoder.name, dim=encoder.dim) as s:
         recaller = Recaller(s, model)
         cid, state = bench_locomo.replay_with_state(load(TINY), s, encoder, recaller)
         assert not torch.equal(state, recaller.initial_state())
@@ -116,7 +116,7 @@ def test_state_persists_and_a_restarted_process_continues(tmp_path, encoder):
 
 
 def test_replay_stores_turns_and_dates_only(tmp_path, encoder):
-    with MemoryStore(tmp_path / "home", embedding_model=encoder.name, dim=encoder.dim) as s:
+    with SqliteStore(tmp_path / "home", embedding_model=encoder.name, dim=encoder.dim) as s:
         replay(load(TINY), s, encoder)
         texts = [h.text for h in s.list_memories(limit=100)]
     assert len(texts) == 12
@@ -152,7 +152,7 @@ def test_no_ltmt_really_bypasses_the_model(tmp_path, encoder):
                          encoder=encoder)
     bench_locomo.run([TINY], tmp_path / "b.jsonl", use_ltmt=False, weights=missing,
                      encoder=encoder)
-    with MemoryStore(tmp_path / "home", embedding_model=encoder.name, dim=encoder.dim) as s:
+    with SqliteStore(tmp_path / "home", embedding_model=encoder.name, dim=encoder.dim) as s:
         replay(load(TINY), s, encoder)
         q = "Where is Clara moving?"
         vec = encoder.encode_one(q)

@@ -23,7 +23,7 @@ from assistant.answer.protocol import GeneratorUnavailable, complete
 from assistant.cli import printable
 from assistant.export import export_memories
 from memory_store.records import NewMemory
-from memory_store.store import MemoryStore
+from memory_store.sqlite_store import SqliteStore
 
 REPLY = "data: " + json.dumps({"choices": [{"delta": {"content": "Lisbon"}}]}) + "\n\n"
 
@@ -120,7 +120,7 @@ def usual_umask():
 
 def test_every_file_of_the_store_is_private_from_the_start(tmp_path, encoder, usual_umask):
     home = tmp_path / "home"
-    with MemoryStore(home, embedding_model=encoder.name, dim=encoder.dim) as store:
+    with SqliteStore(home, embedding_model=encoder.name, dim=encoder.dim) as store:
         text = "My bank PIN is 4321."
         store.add_memories([NewMemory("fact", text, encoder.encode_one(text),
                                       datetime(2024, 1, 1))])
@@ -132,7 +132,7 @@ def test_every_file_of_the_store_is_private_from_the_start(tmp_path, encoder, us
 
 
 def test_export_cannot_be_redirected_by_a_planted_symlink(tmp_path, encoder):
-    with MemoryStore(tmp_path / "home", embedding_model=encoder.name,
+    with SqliteStore(tmp_path / "home", embedding_model=encoder.name,
                      dim=encoder.dim) as store:
         text = "My bank PIN is 4321."
         store.add_memories([NewMemory("fact", text, encoder.encode_one(text),

@@ -1,4 +1,4 @@
-"""MemoryStore on real SQLite, FTS5 and FAISS with the real encoder."""
+"""SqliteStore on real SQLite, FTS5 and FAISS with the real encoder."""
 
 from __future__ import annotations
 
@@ -12,9 +12,11 @@ import numpy as np
 import pytest
 from sqlalchemy import text
 
-from memory_store.db import SCHEMA_VERSION, SchemaTooNewError, make_engine
+from memory_store.base import EmbeddingMismatchError
+from memory_store.db import SCHEMA_VERSION, make_engine
+from memory_store.migrations import SchemaTooNewError
 from memory_store.records import NewMemory
-from memory_store.store import EmbeddingMismatchError, MemoryStore
+from memory_store.sqlite_store import SqliteStore
 
 FACTS = [
     "My sister Ana was born in Porto in 1990.",
@@ -70,7 +72,7 @@ def test_forget_removes_from_sqlite_fts_and_faiss(store, encoder):
 
 @pytest.mark.parametrize("damage", ["delete", "garbage", "truncate", "wrong_dim"])
 def test_damaged_faiss_file_is_rebuilt_without_loss(home, encoder, damage):
-    with MemoryStore(home, embedding_model=encoder.name, dim=encoder.dim) as s:
+    with SqliteStore(home, embedding_model=encoder.name, dim=encoder.dim) as s:
         s.add_memories(_facts(encoder))
         index_path = s.index_path
     if damage == "delete":
@@ -83,7 +85,7 @@ def test_damaged_faiss_file_is_rebuilt_without_loss(home, encoder, damage):
         import faiss
 
         faiss.write_index(faiss.IndexIDMap2(faiss.IndexFlatIP(8)), str(index_path))
-    with MemoryStore(home, embedding_model=encoder.name, dim=encoder.dim) as s:
+    with SqliteStore(home, embedding_model=encoder.name, dim=encoder.dim) as s:
         assert s.stats()["vector_index"] == len(FACTS)
         for fact in FACTS:
             hits = s.search(encoder.encode_one(fact), "", 1)
@@ -91,13 +93,13 @@ def test_damaged_faiss_file_is_rebuilt_without_loss(home, encoder, damage):
 
 
 def test_stale_index_file_is_reconciled_at_open(home, encoder):
-    with MemoryStore(home, embedding_model=encoder.name, dim=encoder.dim) as s:
+    with SqliteStore(home, embedding_model=encoder.name, dim=encoder.dim) as s:
         s.add_memories(_facts(encoder)[:3])
         old = s.index_path.read_bytes(), s.index_path.with_name("memories.faiss.json").read_bytes()
         s.add_memories(_facts(encoder)[3:])
     s.index_path.write_bytes(old[0])  # as if the process crashed before saving the index
     s.index_path.with_name("memories.faiss.json").write_bytes(old[1])
-    with MemoryStore(home, embedding_model=encoder.name, dim=encoder.dim) as s:
+    with SqliteStore(home, embedding_model=encoder.name, dim=encoder.dim) as s:
         assert s.stats()["vector_index"] == len(FACTS)
         assert s.search(encoder.encode_one(FACTS[5]), "", 1)[0].text == FACTS[5]
 
@@ -107,9 +109,9 @@ import sys
 from datetime import datetime
 from assistant.memory.encoder import Encoder
 from memory_store.records import NewMemory
-from memory_store.store import MemoryStore
+from memory_store.sqlite_store import SqliteStore
 enc = Encoder()
-with MemoryStore(sys.argv[1], embedding_model=enc.name, dim=enc.dim) as s:
+with SqliteStore(sys.argv[1], embedding_model=enc.name, dim=enc.dim) as s:
     t = "The lighthouse keeper's name is Bartholomew."
     s.add_memories([NewMemory("fact", t, enc.encode_one(t), datetime(2024, 5, 1))])
 """
@@ -133,7 +135,7 @@ def test_replace_document_is_atomic(store, encoder):
                            modified_at=datetime(2024, 1, 1), chunks=chunks)
     bad = _facts(encoder, FACTS[2:4], kind="chunk")
     bad[1].embedding = np.zeros(7, np.float32)  # fails inside the transaction
-    with pytest.raises(AssertionError):
+    with pytest.raises(ValueError, match=r"embedding of shape \(7,\).*holds \(384,\)"):
         store.replace_document(path="/x/notes.md", content_hash="h2", kind="markdown",
                                title="n", modified_at=datetime(2024, 1, 2), chunks=bad)
     doc = store.document_by_path("/x/notes.md")
@@ -147,14 +149,14 @@ def test_replace_document_is_atomic(store, encoder):
 
 
 def test_messages_turns_and_state_persist(home, encoder):
-    with MemoryStore(home, embedding_model=encoder.name, dim=encoder.dim) as s:
+    with SqliteStore(home, embedding_model=encoder.name, dim=encoder.dim) as s:
         cid = s.create_conversation("trip")
         turn = "User: We fly to Oslo on Friday."
         _, (mid,) = s.add_message(cid, "user", "We fly to Oslo on Friday.", memory=NewMemory(
             "turn", turn, encoder.encode_one(turn), datetime(2024, 2, 1)))
         s.add_message(cid, "assistant", "Noted.")
         s.put_state(cid, "ltmt", b"\x01\x02")
-    with MemoryStore(home, embedding_model=encoder.name, dim=encoder.dim) as s:
+    with SqliteStore(home, embedding_model=encoder.name, dim=encoder.dim) as s:
         assert [m.role for m in s.messages(cid)] == ["user", "assistant"]
         assert s.get(mid).source == f"conversation:{cid}#turn=1"
         assert s.get_state(cid, "ltmt") == b"\x01\x02"
@@ -170,12 +172,12 @@ def test_folder_is_private_and_schema_is_versioned(store, home):
 
 
 def test_newer_schema_and_other_encoder_are_refused(home, encoder):
-    MemoryStore(home, embedding_model=encoder.name, dim=encoder.dim).close()
+    SqliteStore(home, embedding_model=encoder.name, dim=encoder.dim).close()
     with pytest.raises(EmbeddingMismatchError, match="all-MiniLM-L6-v2"):
-        MemoryStore(home, embedding_model="other-model", dim=encoder.dim)
+        SqliteStore(home, embedding_model="other-model", dim=encoder.dim)
     engine = make_engine(home / "memory.sqlite3")
     with engine.begin() as conn:
         conn.exec_driver_sql(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     engine.dispose()
     with pytest.raises(SchemaTooNewError, match="upgrade"):
-        MemoryStore(home, embedding_model=encoder.name, dim=encoder.dim)
+        SqliteStore(home, embedding_model=encoder.name, dim=encoder.dim)

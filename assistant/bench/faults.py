@@ -38,13 +38,13 @@ def child(home: Path, action: str, seed: int) -> None:
     from assistant.ingest.pipeline import import_paths
     from assistant.memory.encoder import Encoder
     from memory_store.records import NewMemory
-    from memory_store.store import MemoryStore
+    from memory_store.sqlite_store import SqliteStore
 
     rng = random.Random(seed)
     encoder = Encoder()
     encoder.load()
     print("ready", flush=True)
-    with MemoryStore(home, embedding_model=encoder.name, dim=encoder.dim) as store:
+    with SqliteStore(home, embedding_model=encoder.name, dim=encoder.dim) as store:
         if action == "import":
             folder = home.parent / "docs"
             folder.mkdir(exist_ok=True)
@@ -77,7 +77,7 @@ def child(home: Path, action: str, seed: int) -> None:
 def run(runs: int = 50, seed: int = 0, max_delay_s: float = 2.5) -> dict:
     """`runs` killed actions on one store; the counts after each kill, summed."""
     from assistant.memory.encoder import Encoder
-    from memory_store.store import MemoryStore
+    from memory_store.sqlite_store import SqliteStore
 
     rng = random.Random(seed)
     encoder = Encoder()
@@ -108,7 +108,7 @@ def run(runs: int = 50, seed: int = 0, max_delay_s: float = 2.5) -> dict:
                     path, digest = value.rsplit(" ", 1)
                     documents[path] = digest
             try:
-                with MemoryStore(home, embedding_model=encoder.name, dim=encoder.dim) as store:
+                with SqliteStore(home, embedding_model=encoder.name, dim=encoder.dim) as store:
                     check = store.check()
                     present = {h.id for h in store.list_memories(limit=1_000_000)}
                     for path, digest in documents.items():
@@ -123,9 +123,9 @@ def run(runs: int = 50, seed: int = 0, max_delay_s: float = 2.5) -> dict:
                 totals["unopenable"] += 1
                 continue
             totals["lost_memories"] += len(expected - present)
-            totals["index_mismatches"] += check["index_mismatches"]
-            totals["integrity_failures"] += (not check["sqlite_ok"]) + (not check["fts_ok"]) \
-                + check["broken_links"]
+            totals["index_mismatches"] += check.index_mismatches
+            totals["integrity_failures"] += (not check.database_ok) + (not check.fulltext_ok) \
+                + check.broken_links
     totals["seconds"] = round(time.perf_counter() - started, 1)
     return totals
 

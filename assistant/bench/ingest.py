@@ -83,7 +83,7 @@ def _import_child(home: str, file: str, limit_s: float) -> None:
     """In the child process: import `file` into a store in `home`; print figures as JSON."""
     from assistant.ingest.pipeline import import_file
     from assistant.memory.encoder import Encoder
-    from memory_store.store import MemoryStore
+    from memory_store.sqlite_store import SqliteStore
 
     class Stop(Exception):
         pass
@@ -98,7 +98,7 @@ def _import_child(home: str, file: str, limit_s: float) -> None:
         if time.perf_counter() - started > limit_s:
             raise Stop
 
-    with MemoryStore(Path(home), embedding_model=encoder.name, dim=encoder.dim) as store:
+    with SqliteStore(Path(home), embedding_model=encoder.name, dim=encoder.dim) as store:
         try:
             result = import_file(store, encoder, Path(file), on_chunks=on_chunks)
             finished = True

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from memory_store.records import NewMemory
-from memory_store.store import MemoryStore
+from memory_store.sqlite_store import SqliteStore
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ def scale(memories: int = 100_000, queries: int = 200, k: int = 10, seed: int = 
     import faiss
 
     from assistant.memory.encoder import DIM, Encoder
-    from memory_store.store import open_store
+    from memory_store.open import open_store
 
     rng = random.Random(seed)
     nprng = np.random.default_rng(seed)
@@ -93,8 +93,7 @@ def scale(memories: int = 100_000, queries: int = 200, k: int = 10, seed: int = 
             raw_times.append(time.perf_counter() - t)
         getattr(raw, "close", lambda: None)()
         recall = _dense_recall(store, flat, qvecs, k)
-        index = "approximate (IVF-fp16)" if backend == "sqlite" and \
-            store._index.is_approximate else ("flat" if backend == "sqlite" else "hnsw")
+        index = store.stats()["index"]
         store.close()
         flat.reset()  # its memory back before the store is measured on its own
         opened = _open_in_child(Path(tmp) / "scale", qvecs[:50]) if backend == "sqlite" else {}
@@ -141,11 +140,7 @@ def _dense_recall(store, flat, qvecs: np.ndarray, k: int) -> float:
     _, exact = flat.search(qvecs, k)
     found = []
     for q, truth in zip(qvecs, exact, strict=True):
-        if hasattr(store, "_index"):
-            _, ids = store._index.search(q, k)
-        else:
-            with store.Session() as s:
-                ids = list(store._dense(s, q, max(2 * k, 50), "TRUE", {}))[:k]
+        ids = store.nearest_ids(q, k)
         found.append(len(set(np.asarray(ids) - 1) & set(truth.tolist())) / k)
     return round(float(np.mean(found)), 4)
 
@@ -154,8 +149,8 @@ _OPEN_IN_CHILD = """
 import json, sys, time
 import numpy as np
 t = time.perf_counter()
-from memory_store.store import MemoryStore
-store = MemoryStore(sys.argv[1], embedding_model=sys.argv[2], dim=int(sys.argv[3]))
+from memory_store.sqlite_store import SqliteStore
+store = SqliteStore(sys.argv[1], embedding_model=sys.argv[2], dim=int(sys.argv[3]))
 opened = time.perf_counter() - t
 for q in np.load(sys.argv[4]):
     store.search(q, "", 10)
@@ -221,7 +216,7 @@ def _ingest_rate(tmp: Path, encoder, rng: random.Random, words: list[str], n_fil
     t = time.perf_counter()
     encoder.encode(texts)
     encode_s = time.perf_counter() - t
-    store = MemoryStore(tmp / "ingest", embedding_model=encoder.name, dim=encoder.dim)
+    store = SqliteStore(tmp / "ingest", embedding_model=encoder.name, dim=encoder.dim)
     t = time.perf_counter()
     report = import_paths(store, encoder, [docs], progress=False)
     ingest_s = time.perf_counter() - t

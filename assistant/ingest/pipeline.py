@@ -25,8 +25,8 @@ from assistant.ingest.types import (
     is_supported,
 )
 from assistant.memory.encoder import Encoder
+from memory_store.base import StoreBase
 from memory_store.records import NewConversation, NewMemory, NewTurn
-from memory_store.store import MemoryStore
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ ChunkHook = Callable[[Path, int, int], None]
 BATCH_CHUNKS = 512  # chunks per commit of a big file: about 20 s of encoding on 2 cores
 
 
-def import_paths(store: MemoryStore, encoder: Encoder, paths: Iterable[Path],
+def import_paths(store: StoreBase, encoder: Encoder, paths: Iterable[Path],
                  progress: bool | None = None, on_file: FileHook | None = None,
                  batch_chunks: int = BATCH_CHUNKS) -> ImportReport:
     """Import every file under `paths`; a bad file is reported and the others go on."""
@@ -108,7 +108,7 @@ def import_paths(store: MemoryStore, encoder: Encoder, paths: Iterable[Path],
     return report
 
 
-def import_file(store: MemoryStore, encoder: Encoder, path: Path, cited_as: str = "", *,
+def import_file(store: StoreBase, encoder: Encoder, path: Path, cited_as: str = "", *,
                 batch_chunks: int = BATCH_CHUNKS, on_chunks: ChunkHook | None = None
                 ) -> int | str:
     """Import one file: the number of memories stored, or why it was skipped. Its
@@ -138,7 +138,7 @@ def import_file(store: MemoryStore, encoder: Encoder, path: Path, cited_as: str 
     return len(chunks)
 
 
-def _import_in_parts(store: MemoryStore, encoder: Encoder, doc: ReadDocument,
+def _import_in_parts(store: StoreBase, encoder: Encoder, doc: ReadDocument,
                      planned: list[Chunk], modified: datetime, cited_as: str,
                      batch_chunks: int, on_chunks: ChunkHook | None) -> int:
     """A big file, committed `batch_chunks` at a time under a staging document (memory
@@ -193,7 +193,7 @@ def _embedding_text(chunk: Chunk) -> str:
     return f"{chunk.locator}\n{chunk.text}" if is_heading else chunk.text
 
 
-def _import_export(store: MemoryStore, encoder: Encoder, path: Path, modified: datetime,
+def _import_export(store: StoreBase, encoder: Encoder, path: Path, modified: datetime,
                    batch_turns: int, on_turns: ChunkHook | None) -> int:
     """A ChatGPT export, checked whole first (a malformed one stores nothing), then parsed
     and committed a few conversations at a time under a staging document, continuing

@@ -23,7 +23,7 @@ from assistant.memory.encoder import Encoder
 from assistant.memory.recall import Recaller
 from assistant.memory.weights import load_model, query_encoder
 from memory_store.records import Hit
-from memory_store.store import MemoryStore
+from memory_store.sqlite_store import SqliteStore
 
 KS = (5, 10, 25)
 WRITE_DEPTH = 20  # candidates the write step reads while a conversation is replayed
@@ -49,7 +49,7 @@ def dia_ids(hits) -> list[str]:
     return out
 
 
-def replay_with_state(sample: Sample, store: MemoryStore, encoder: Encoder,
+def replay_with_state(sample: Sample, store: SqliteStore, encoder: Encoder,
                       recaller: Recaller) -> tuple[int, torch.Tensor | None]:
     """Replay a conversation, running LTM-T's step on every turn as the chat does; the
     final state is saved with the conversation. Returns (conversation id, state)."""
@@ -71,7 +71,7 @@ def recalled(sample: Sample, questions: list[Question], encoder: Encoder, model,
     """Replay `sample` into a fresh temporary store (LTM-T stepping on every turn), then
     recall each question's top `k` as the app would, at the conversation's last moment."""
     with tempfile.TemporaryDirectory() as tmp:
-        store = MemoryStore(Path(tmp), embedding_model=encoder.name, dim=encoder.dim)
+        store = SqliteStore(Path(tmp), embedding_model=encoder.name, dim=encoder.dim)
         try:
             recaller = Recaller(store, model)
             _, state = replay_with_state(sample, store, encoder, recaller)

@@ -8,14 +8,14 @@ import numpy as np
 
 from assistant.locomo.data import Sample, Turn
 from assistant.memory.encoder import Encoder
+from memory_store.base import StoreBase
 from memory_store.records import NewMemory
-from memory_store.store import MemoryStore
 
 # Called after each turn is stored: (turn, its memory text, its vector, its memory id).
 TurnHook = Callable[[Turn, str, np.ndarray, int], None]
 
 
-def replay(sample: Sample, store: MemoryStore, encoder: Encoder, on_turn: TurnHook | None = None
+def replay(sample: Sample, store: StoreBase, encoder: Encoder, on_turn: TurnHook | None = None
            ) -> int:
     """Store every turn (speaker, text, photo caption, session time) in order; returns the
     conversation id. Nothing else of the sample (observations, summaries, qa) is read."""

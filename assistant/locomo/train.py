@@ -28,7 +28,7 @@ from assistant.memory.encoder import Encoder
 from assistant.memory.ltmt import LTMT, LTMTConfig, listwise_loss
 from assistant.memory.recall import candidate_features
 from assistant.memory.weights import save_checkpoint
-from memory_store.store import MemoryStore
+from memory_store.sqlite_store import SqliteStore
 
 DEPTH = 100  # question candidates: recall@100 of plain hybrid bounds what reranking can reach
 WRITE_DEPTH = 20
@@ -81,7 +81,7 @@ def build_each(path: Path, encoder: Encoder, question_encoders: list[Encoder]
     turn_rows: list[tuple[np.ndarray, list, np.ndarray]] = []
     out = []
     with tempfile.TemporaryDirectory() as tmp:
-        store = MemoryStore(Path(tmp), embedding_model=encoder.name, dim=encoder.dim)
+        store = SqliteStore(Path(tmp), embedding_model=encoder.name, dim=encoder.dim)
 
         def on_turn(turn, text, vec, mid):
             hits = [h for h in store.search(vec, text, WRITE_DEPTH + 1) if h.id != mid]

@@ -17,8 +17,8 @@ import torch
 
 from assistant.memory.ltmt import FEATURES, LTMT
 from assistant.memory.timeparse import find_time_refs, time_window
+from memory_store.base import StoreBase
 from memory_store.records import Hit
-from memory_store.store import MemoryStore
 
 STATE_NAME = "ltmt"
 _KINDS = ("turn", "chunk", "fact", "summary")
@@ -97,7 +97,7 @@ class Recall:
 class Recaller:
     """One retrieval step for a turn or a question, with or without LTM-T."""
 
-    def __init__(self, store: MemoryStore, model: LTMT | None, depth: int = 100) -> None:
+    def __init__(self, store: StoreBase, model: LTMT | None, depth: int = 100) -> None:
         self.store = store
         self.model = model
         self.depth = depth
