@@ -1,34 +1,34 @@
-"""One turn of the assistant: encode, recall, prompt, stream, persist. No UI code here.
+"""One turn of the assistant: encode, recall, answer, persist. No UI code here.
 
-`ask`, `bench` and the TUI all go through `Agent`, so a memory request, a contradiction
-or a time expression is handled the same way wherever it is typed.
+`ask`, the chat, MCP and `bench locomo` all go through `Agent`, so a memory request, a
+contradiction or a time expression is handled the same way wherever it is typed.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from assistant.answer.notes import format_date, respond, support_of
-from assistant.answer.protocol import Generator
+from assistant.answer import pipeline
+from assistant.answer.draft import Reply
+from assistant.answer.protocol import Generator as Model
 from assistant.answer.summary import summarize_messages
-from assistant.answer.tools import answer_body, respond_with_tools
 from assistant.commands import is_question
 from assistant.config import Settings
-from assistant.ingest.chunking import turn_parts
+from assistant.memory import text as memory_text
 from assistant.memory.encoder import Encoder
 from assistant.memory.facts import Statement, conflicts, statements
-from assistant.memory.timeparse import annotate, time_window
+from assistant.memory.timeparse import time_window
 from memory_store.open import open_store
 from memory_store.records import ConversationRecord, Hit, MessageRecord, NewMemory
 
 if TYPE_CHECKING:
-    from assistant.memory.recall import Recall  # torch: imported when the recaller is first used
+    from assistant.memory.recall import Recall, Recaller  # torch: imported on first use
 
 log = logging.getLogger(__name__)
 HISTORY_TURNS = 4  # recent messages of this conversation shown to the generator
@@ -46,54 +46,60 @@ class Conflict:
 
 @dataclass
 class Answer:
-    """A streamed answer: iterate it for text; `sources` are the memories it recalled.
+    """A streamed answer: iterate it for what to show; then `reply` says what it was
+    (answered, abstained, noted, stopped, failed), what it rests on, what it was given.
 
-    Call `close()` when stopping early (Esc): what was generated so far and the LTM-T
-    state are stored then. Normal completion stores them by itself.
+    Call `close()` when stopping early (Esc): what was shown so far and the LTM-T state
+    are stored then. Normal completion stores them by itself.
     """
 
     sources: list[Hit]
-    pieces: Iterator[str]
-    question: str = ""  # empty for a statement, which is acknowledged, not answered
-    prompt_memories: int = 3  # the setting the answer was written with
+    pieces: Generator[str, None, Reply]
     conflicts: list[Conflict] = field(default_factory=list)
-    on_done: Callable[[str, bool], None] | None = None
-    text: str = ""
-    cancelled: bool = False
-    _parts: list[str] = field(default_factory=list)
-    _done: bool = False
+    on_done: Callable[[Reply], None] | None = None
+    reply: Reply | None = None
+    _shown: list[str] = field(default_factory=list)
 
     def __iter__(self) -> Iterator[str]:
-        for piece in self.pieces:
-            self._parts.append(piece)
+        while self.reply is None:
+            try:
+                piece = next(self.pieces)
+            except StopIteration as done:
+                self._finish(done.value)
+                return
+            except Exception as exc:  # the model or its server: the Reply says so
+                self._finish(Reply(self._so_far(), "failed", None, self.sources, str(exc)))
+                raise
+            self._shown.append(piece)
             yield piece
-        self._finish(cancelled=False)
+
+    @property
+    def text(self) -> str:
+        return self.reply.text if self.reply is not None else self._so_far()
 
     @property
     def support(self) -> Hit | None:
-        """The memory the finished answer rests on (its provenance); None while it is
-        written, for an abstention, a stopped answer or a statement."""
-        if not self._done or self.cancelled or not self.question:
-            return None
-        current = [h for h in self.sources if h.superseded_by is None]
-        return support_of(self.question, answer_body(self.text).strip(), current,
-                          self.prompt_memories)
+        """The memory the answer rests on; None until it is answered, and for anything
+        but an answer."""
+        return self.reply.support if self.reply is not None and self.reply.answered else None
+
+    @property
+    def cancelled(self) -> bool:
+        return self.reply is not None and self.reply.verdict == "stopped"
 
     def close(self) -> None:
-        """Stop generating (if still going) and persist what there is; idempotent."""
-        if not self._done:
-            close = getattr(self.pieces, "close", None)
-            if close:
-                close()  # releases the generator's lock at once
-            self._finish(cancelled=True)
+        """Stop writing (if still going) and persist what there is; idempotent."""
+        if self.reply is None:
+            self.pieces.close()  # releases the generator's lock at once
+            self._finish(Reply(self._so_far(), "stopped", None, self.sources))
 
-    def _finish(self, cancelled: bool) -> None:
-        if self._done:
-            return
-        self._done, self.cancelled = True, cancelled
-        self.text = "".join(self._parts).strip()
+    def _so_far(self) -> str:
+        return "".join(self._shown).strip()
+
+    def _finish(self, reply: Reply) -> None:
+        self.reply = reply
         if self.on_done:
-            self.on_done(self.text, cancelled)
+            self.on_done(reply)
 
 
 def local_now() -> datetime:
@@ -110,26 +116,30 @@ class Agent:
     """Owns the store, the encoder and the generator for one data folder."""
 
     def __init__(self, settings: Settings, encoder: Encoder | None = None,
-                 generator: Generator | None = None, use_ltmt: bool = True,
+                 generator: Model | None = None, use_ltmt: bool = True,
                  clock: Callable[[], datetime] | None = None,
                  ltmt_weights: Path | None = None) -> None:
         self.settings = settings
-        self.ltmt_weights = ltmt_weights  # None: the shipped data/ltmt.pt
+        self.ltmt_weights = ltmt_weights  # None: the shipped ones
         self.clock = clock or local_now  # naive local time; tests pass a fixed one
         self.encoder = encoder or Encoder()
         self._generator = generator
         self.use_ltmt = use_ltmt
-        self._recaller = None
+        self._recaller: Recaller | None = None
         self._tools_refused = False  # the model's server refused tools: ask it plainly
         self._lock = threading.RLock()  # one model call at a time (UI workers, idle timer)
         self.store = open_store(settings.home, settings.store_url,
                                 embedding_model=self.encoder.name, dim=self.encoder.dim)
+        # Memories written before the one memory-text schema get its meta, once per store.
+        if changed := self.store.backfill(memory_text.SCHEMA, memory_text.backfill):
+            log.info("wrote the memory-text schema's meta of %d memories", changed)
 
     # Models ------------------------------------------------------------------------------
 
     @property
-    def recaller(self):
-        """LTM-T retrieval (or plain hybrid with use_ltmt=False); torch loads on first use."""
+    def recaller(self) -> Recaller:
+        """LTM-T retrieval (or plain hybrid with use_ltmt=False); torch loads on first use;
+        missing or unreadable weights are an error, never a silent fallback."""
         with self._lock:
             if self._recaller is None:
                 from assistant.memory.recall import Recaller
@@ -148,27 +158,26 @@ class Agent:
         return query_encoder(self.recaller.model, self.encoder)
 
     @property
-    def generator(self) -> Generator:
+    def generator(self) -> Model:
         with self._lock:
             if self._generator is None:
                 self._generator = self._make_generator(self.settings.model)
             return self._generator
 
-    def _make_generator(self, spec: str) -> Generator:
+    def _make_generator(self, spec: str) -> Model:
         from assistant.answer.backends.factory import generator_for
 
         return generator_for(self.settings, spec)
 
     @property
     def generator_name(self) -> str:
-        return getattr(self._generator, "name", self.settings.model)
+        return self._generator.name if self._generator is not None else self.settings.model
 
     def switch_model(self, spec: str) -> str:
         """Answer with another model from now on (loaded here); returns its name. On
         failure the current model stays and the error says why."""
         gen = self._make_generator(spec)
-        if hasattr(gen, "load"):
-            gen.load()
+        gen.load()
         with self._lock:
             self._generator, self._tools_refused = gen, False
             self.settings.model = spec
@@ -183,9 +192,7 @@ class Agent:
             report("loading LTM-T")
             self.query_encoder.load()
             report("loading the language model")
-            gen = self.generator
-            if hasattr(gen, "load"):
-                gen.load()
+            self.generator.load()
         report("ready")
 
     def close(self) -> None:
@@ -248,28 +255,17 @@ class Agent:
         recalled.hits = self._prefer_newer(recalled.hits)
         return recalled
 
-    def answer_for(self, question: str, sources: list[Hit],
-                   history: Sequence[tuple[str, str]] = ()) -> Iterator[str]:
-        """The answer step of the one answer path: from the current (not superseded)
-        memories, checked against them before anything is shown."""
-        current = [h for h in sources if h.superseded_by is None]
-        gen = self.generator
-        if gen.chat and gen.tools and not self._tools_refused and self.settings.tool_steps > 0:
-            return respond_with_tools(
-                question, sources, current, gen, recall=lambda q, k: self.recall(q, k),
-                remember=self._remembered_by_model, steps=self.settings.tool_steps,
-                max_new_tokens=self.settings.chat_max_new_tokens, history=history,
-                today=self.clock(), on_refused=self._refused_tools)
-        if self.generator.chat:
-            from assistant.answer.chat import respond_chat
-
-            return respond_chat(question, current, self.generator,
-                                max_new_tokens=self.settings.chat_max_new_tokens,
-                                history=history, today=self.clock())
-        return respond(question, current, self.generator,
-                       prompt_memories=self.settings.prompt_memories,
-                       max_new_tokens=self.settings.max_new_tokens, history=history,
-                       encode=self.encoder.encode)
+    def context(self, history: Sequence[tuple[str, str]] = (),
+                today: datetime | None = None) -> pipeline.Context:
+        """What the answer pipeline writes with: this agent's models and settings."""
+        s = self.settings
+        return pipeline.Context(
+            generator=self.generator, today=today or self.clock(), history=history,
+            encode=self.encoder.encode, prompt_memories=s.prompt_memories,
+            max_new_tokens=s.max_new_tokens, chat_max_new_tokens=s.chat_max_new_tokens,
+            tool_steps=0 if self._tools_refused else s.tool_steps,
+            recall=lambda q, k: self.recall(q, k), remember=self._remembered_by_model,
+            on_tools_refused=self._refused_tools)
 
     def _refused_tools(self) -> None:
         self._tools_refused = True
@@ -282,21 +278,20 @@ class Agent:
 
     def remember(self, conversation_id: int | None, fact: str, said: str | None = None,
                  now: datetime | None = None, source: str = "",
-                 speaker: str = "User") -> tuple[Hit, list[Conflict]]:
+                 speaker: str = memory_text.USER) -> tuple[Hit, list[Conflict]]:
         """Store `fact` as a pinned memory (and `said` as the user's message, if in a chat).
         `source` says where a fact from outside a chat came from ("mcp:claude-code");
         `speaker` is who said it, "" when nobody did in so many words."""
         now = now or self.clock()
-        said_by = f"{speaker}: " if speaker else ""
-        text = f"[{format_date(now)}] {said_by}{annotate(fact, now)}"
-        memory = NewMemory(kind="fact", text=text, embedding=self.encoder.encode_one(text),
-                           created_at=to_utc(now), source=source, pinned=True,
-                           meta=self._subject_meta(fact))
+        written = memory_text.fact(fact, when=now, speaker=speaker, **self._subject_meta(fact))
+        memory = NewMemory(kind="fact", text=written.text, created_at=to_utc(now),
+                           embedding=self.encoder.encode_one(written.text), source=source,
+                           pinned=True, meta=written.meta)
         if conversation_id is None:
             (mid,) = self.store.add_memories([memory])
         else:
             _, (mid,) = self.store.add_message(conversation_id, "user", said or fact,
-                                            to_utc(now), memory=memory)
+                                               to_utc(now), memory=memory)
         hit = self.store.get(mid)
         found = self._check_conflicts(hit)
         if conversation_id is not None:
@@ -339,12 +334,11 @@ class Agent:
     # Turns -------------------------------------------------------------------------------
 
     def ask(self, question: str, k: int | None = None, state=None) -> Answer:
-        """Answer `question` from memory without remembering it (`ask`, and `bench locomo`
-        with the replayed conversation's LTM-T `state`)."""
+        """Answer `question` from memory without remembering it (`ask`, MCP, and
+        `bench locomo` with the replayed conversation's LTM-T `state`)."""
         recalled = self.recall_for(question, self.query_encoder.encode_one(question), state,
                                    self.clock(), k=k)
-        return Answer(recalled.hits, self.answer_for(question, recalled.hits), question,
-                      self.settings.prompt_memories)
+        return Answer(recalled.hits, pipeline.answer(question, recalled.hits, self.context()))
 
     def chat_turn(self, conversation_id: int, text: str, now: datetime | None = None
                   ) -> Answer:
@@ -354,55 +348,39 @@ class Agent:
         history = [(m.role, m.text)
                    for m in self.store.messages(conversation_id, last=HISTORY_TURNS)]
         # A message too long for the encoder's window is remembered in parts.
-        memory_texts = [f"[{format_date(now)}] User: {annotate(part, now)}"
-                        for part in turn_parts(text)]
-        meta = {"role": "user", "question": is_question(text)} | self._subject_meta(text)
+        parts = memory_text.message(text, when=now, **self._subject_meta(text))
         with self._lock:
             # The dated memory texts are stored; the message's own words search (in one
             # encoder pass, unless LTM-T's weights came with a query adapter).
             if (query_encoder := self.query_encoder) is self.encoder:
-                *vectors, query_vector = self.encoder.encode([*memory_texts, text])
+                *vectors, query_vector = self.encoder.encode([*(p.text for p in parts), text])
             else:
-                vectors = self.encoder.encode(memory_texts)
+                vectors = self.encoder.encode([p.text for p in parts])
                 query_vector = query_encoder.encode_one(text)
             _, memory_ids = self.store.add_message(
                 conversation_id, "user", text, to_utc(now),
-                memory=[NewMemory(kind="turn", text=t, embedding=v, created_at=to_utc(now),
-                                  meta=meta | ({"part": n} if len(vectors) > 1 else {}))
-                        for n, (t, v) in enumerate(zip(memory_texts, vectors, strict=True),
-                                                   start=1)],
-            )
+                memory=[NewMemory(kind="turn", text=p.text, embedding=v, created_at=to_utc(now),
+                                  meta=p.meta) for p, v in zip(parts, vectors, strict=True)])
             found = self._check_conflicts(self.store.get(memory_ids[0]))
             recaller = self.recaller
             state = recaller.load_state(conversation_id)
         # The question is searched by its own words (not the dated memory text).
         recalled = self.recall_for(text, query_vector, state, now, exclude=memory_ids)
-        sources = recalled.hits
 
-        def done(answer: str, cancelled: bool) -> None:
+        def done(reply: Reply) -> None:
             # The model's own answers are kept as messages, not memories: a 135M model's
             # guesses must not come back later as facts.
-            if answer or cancelled:
+            stopped = reply.verdict == "stopped"
+            if reply.text or stopped:
                 self.store.add_message(conversation_id, "assistant",
-                                       (answer + (" [stopped]" if cancelled else "")).strip(),
+                                       (reply.text + (" [stopped]" if stopped else "")).strip(),
                                        to_utc(self.clock()))
             recaller.save_state(conversation_id, recalled.state)
 
-        if is_question(text):
-            pieces = self.answer_for(text, sources, history)
-        elif self.generator.chat:
-            from assistant.answer.chat import reply_to_statement
-
-            current = [h for h in sources if h.superseded_by is None]
-            pieces = reply_to_statement(text, current, self.generator,
-                                        max_new_tokens=self.settings.chat_max_new_tokens,
-                                        history=history, today=now)
-        else:
-            # A statement is remembered, not answered: a small model "answering" a
-            # statement only echoes names from the memories.
-            pieces = iter(["Noted. I will remember that."])
-        return Answer(sources, pieces, text if is_question(text) else "",
-                      self.settings.prompt_memories, conflicts=found, on_done=done)
+        ctx = self.context(history, today=now)
+        respond = pipeline.answer if is_question(text) else pipeline.acknowledge
+        return Answer(recalled.hits, respond(text, recalled.hits, ctx), conflicts=found,
+                      on_done=done)
 
     def summarize(self, conversation_id: int) -> Hit | None:
         """Write (or refresh) the summary memory of a conversation that has new messages."""
@@ -415,10 +393,11 @@ class Agent:
         summary, method = summarize_messages(messages, self.generator)
         when = messages[-1].created_at
         title = next((c.title for c in self.conversations() if c.id == conversation_id), "")
-        text = f"[{format_date(when)}] Summary of the conversation \"{title}\": {summary}"
-        memory = NewMemory(kind="summary", text=text, embedding=self.encoder.encode_one(text),
-                           created_at=when, source=f"conversation:{conversation_id}#summary",
-                           meta={"messages": len(messages), "method": method})
+        written = memory_text.summary(summary, title=title, when=when,
+                                      messages=len(messages), method=method)
+        memory = NewMemory(kind="summary", text=written.text, meta=written.meta,
+                           embedding=self.encoder.encode_one(written.text), created_at=when,
+                           source=f"conversation:{conversation_id}#summary")
         (mid,) = self.store.add_memories([memory], conversation_id=conversation_id)
         self.forget([h.id for h in old])
         return self.store.get(mid)
@@ -447,9 +426,10 @@ class Agent:
 
     def _prefer_newer(self, hits: list[Hit]) -> list[Hit]:
         """Each superseded memory is followed by the one that replaced it (fetched if it was
-        not recalled), and the newer is what the prompt gets. Questions the user asked
-        earlier go after everything that states something: they are not knowledge."""
-        hits = sorted(hits, key=lambda h: bool((h.meta or {}).get("question")))  # stable
+        not recalled), and the newer is what the prompt gets. Questions put to the
+        assistant earlier go after everything that states something: they are not
+        knowledge."""
+        hits = sorted(hits, key=memory_text.asks)  # stable
         out, seen = [], {h.id for h in hits}
         for h in hits:
             out.append(h)

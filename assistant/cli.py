@@ -85,7 +85,7 @@ def cmd_ask(agent, args) -> int:
             print(printable(piece), end="", flush=True)
     support = answer.support
     if args.json:
-        print(json.dumps({"answer": answer.text,
+        print(json.dumps({"answer": answer.text, "verdict": answer.reply.verdict,
                           "support": support.to_json() if support else None,
                           "sources": [h.to_json() for h in answer.sources]},
                          ensure_ascii=False, indent=2))

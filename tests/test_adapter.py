@@ -14,6 +14,7 @@ from assistant.answer.backends.factory import ADAPTER_FILE, adapter_path, make_g
 from assistant.answer.prompts import TUNED_PROMPT, answer_prompt
 from assistant.answer.protocol import complete
 from assistant.locomo.train_generator import Example, fit
+from assistant.memory import text as memory_text
 from assistant.shipped import shipped
 from memory_store.records import Hit
 
@@ -22,9 +23,12 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 WORD = "pumpernickel"
 
 
-def hit(i: int, text: str) -> Hit:
-    return Hit(id=i, kind="turn", text=f"[3 May 2024] {text}", source=f"conversation:1#turn={i}",
-               created_at=datetime(2024, 5, 3, 10, 0), meta={"speaker": text.split(":")[0]})
+def hit(i: int, said: str) -> Hit:
+    """"Name: words" as the chat writes a turn of that speaker's."""
+    speaker, _, words = said.partition(": ")
+    written = memory_text.turn(words, speaker=speaker, when=datetime(2024, 5, 3, 10, 0))
+    return Hit(id=i, kind="turn", text=written.text, source=f"conversation:1#turn={i}",
+               created_at=datetime(2024, 5, 3, 10, 0), meta=written.meta)
 
 
 def examples() -> list[Example]:

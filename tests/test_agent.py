@@ -7,10 +7,10 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from assistant.agent import Agent, is_question
+from assistant.agent import Agent
 from assistant.answer.summary import extractive, grounded
-from assistant.commands import Command, CommandError, parse
-from assistant.locomo.scoring import abstains
+from assistant.commands import Command, CommandError, is_question, parse
+from assistant.memory import text as memory_text
 from assistant.memory.facts import Statement, conflicts, statements
 from assistant.memory.recall import STATE_NAME
 from assistant.memory.timeparse import time_window
@@ -46,9 +46,13 @@ def test_parse_commands(line, expected):
     assert parse(line) == expected
 
 
-@pytest.mark.parametrize("line", ["/frobnicate", "/remember", "/import   "])
-def test_bad_commands_say_what_to_do(line):
-    with pytest.raises(CommandError, match="/"):
+@pytest.mark.parametrize("line, message", [
+    ("/frobnicate", r"unknown command /frobnicate; try one of /new, /import, /remember"),
+    ("/remember", r"/remember needs an argument: store a pinned fact: /remember TEXT"),
+    ("/import   ", r"/import needs an argument: import files or folders as knowledge"),
+])
+def test_bad_commands_say_what_to_do(line, message):
+    with pytest.raises(CommandError, match=message):
         parse(line)
 
 
@@ -143,7 +147,7 @@ def test_earlier_questions_come_after_what_was_stated(agent):
     "".join(agent.chat_turn(asked_only, "Where was Ana born?"))
     assert agent.summarize(asked_only) is None  # nothing was said, only asked
     hits = agent.recall("Where was Ana born?", k=6)
-    kinds = [bool((h.meta or {}).get("question")) for h in hits]
+    kinds = [memory_text.asks(h) for h in hits]
     assert True in kinds and kinds == sorted(kinds)  # every stated memory before any question
     assert "born in Porto" in hits[0].text
 
@@ -186,20 +190,24 @@ def test_abstains_when_memory_does_not_support_an_answer(agent, store):
     assert "".join(agent.chat_turn(cid, "What is my sister's name?")) == \
         "I have nothing about your sister in my memories."
     # Who did what: the question names one person, the memory is what the other said.
+    said_on = datetime(2023, 5, 25)
     for speaker, text in [("Melanie", "I ran a charity race for mental health last Saturday."),
                           ("Caroline", "My new puppy Rex chewed my shoes.")]:
-        vec = agent.encoder.encode_one(f"{speaker}: {text}")
-        agent.store.add_memories([NewMemory(kind="turn", text=f"{speaker}: {text}",
-                                            embedding=vec, created_at=datetime(2023, 5, 25),
-                                            meta={"speaker": speaker})])
+        written = memory_text.turn(text, speaker=speaker, when=said_on)
+        agent.store.add_memories([NewMemory(kind="turn", text=written.text, meta=written.meta,
+                                            embedding=agent.encoder.encode_one(written.text),
+                                            created_at=said_on)])
     question = "What did Caroline raise awareness for with her charity race?"
-    assert agent.ask(question).sources[0].text.startswith("Melanie")
-    assert "".join(agent.ask(question)) == (
+    assert memory_text.speaker(agent.ask(question).sources[0]) == "Melanie"
+    answer = agent.ask(question)
+    assert "".join(answer) == (
         "My memories about Caroline do not say that. The closest: \u201cCaroline: My new "
         "puppy Rex chewed my shoes.\u201d (25 May 2023, turn).")
+    assert answer.reply.verdict == "abstained" and answer.support is None
     answer = agent.ask("What did Melanie raise awareness for with her charity race?")
     streamed = "".join(answer)
-    assert not abstains(streamed) and "mental health" in streamed
+    assert answer.reply.verdict == "answered" and "mental health" in streamed
+    assert memory_text.speaker(answer.support) == "Melanie"
     assert streamed == streamed.lstrip()  # no space before the answer
 
 
@@ -214,7 +222,10 @@ def test_never_said_questions_abstain_and_said_ones_are_answered(agent):
     for question in ["What is my brother's name?", "What is my wife's job?",
                      "What is my blood type?", "What is my mother's phone number?",
                      "When did I visit Paris?"]:
-        assert abstains("".join(agent.ask(question))), question
+        answer = agent.ask(question)
+        assert "".join(answer).startswith(("I have nothing about", "My memories about")), \
+            question
+        assert answer.reply.verdict == "abstained" and answer.support is None, question
     assert "Miso" in "".join(agent.ask("What is my cat called?"))
     assert "nurse" in "".join(agent.ask("What does my sister Ana do?"))
 
@@ -275,7 +286,8 @@ def test_summary_memory_is_written_once_per_change(agent):
     assert summary.kind == "summary" and summary.source == f"conversation:{cid}#summary"
     # The untuned 135M model's sentence is not grounded in what was said here, so the
     # user's own sentences are kept (greedy decoding: the same every run).
-    assert summary.meta == {"messages": 4, "method": "extractive"}
+    assert summary.meta == {"messages": 4, "method": "extractive", "form": "summary",
+                            "speaker": "", "said_on": "2026-06-15"}
     assert summary.text == ('[15 June 2026] Summary of the conversation "Trip planning": '
                             "We are planning a trip to Kyoto in April. "
                             "My friend Tomas will join us.")

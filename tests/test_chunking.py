@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.ingest import Chunk, Section, chunk_sections
+from assistant.ingest.chunking import chunk_sections
+from assistant.ingest.types import Chunk, Section
 
 
 def sentences(prefix: str, count: int, words: int = 10) -> str:

@@ -12,9 +12,10 @@ from datetime import datetime
 import pytest
 
 from assistant.agent import Agent
-from assistant.answer.notes import ABSTAINED, UNSAID, said_quote
-from assistant.answer.quoting import CLOSE, OPEN, units
+from assistant.answer.pipeline import ABSTAINED, UNSAID
+from assistant.answer.quoting import CLOSE, OPEN, quote_of_what_was_said, units
 from assistant.bench import docs as bench_docs
+from assistant.memory import text as memory_text
 from memory_store.records import Hit
 
 GUIDE = """# Guide
@@ -64,6 +65,7 @@ def test_document_questions_are_answered_with_a_quote_and_its_section(docs_agent
     text = "".join(answer)
     assert text.startswith(OPEN) and text.endswith(CLOSE)
     assert phrase in text
+    assert answer.reply.verdict == "answered"
     assert answer.support is not None and answer.support.source == f"guide.md#Guide > {section}"
 
 
@@ -75,7 +77,9 @@ def test_document_text_is_quoted_never_obeyed(docs_agent):
 
 
 def test_what_the_documents_do_not_say_is_not_answered(docs_agent):
-    text = "".join(docs_agent.ask("What is the default animation speed of a widget?"))
+    answer = docs_agent.ask("What is the default animation speed of a widget?")
+    text = "".join(answer)
+    assert answer.reply.verdict == "abstained" and answer.support is None
     assert text.startswith((ABSTAINED, UNSAID)) and "The closest:" in text
 
 
@@ -106,23 +110,25 @@ def test_bench_docs_scores_answers_sections_and_abstentions(settings, encoder, g
         "guide.md#Guide > Workers", "guide.md#Guide > Command palette"]
 
 
-def said(i: int, text: str, **meta) -> Hit:
-    return Hit(id=i, kind="turn", text=f"[3 May 2026] {text}", source=f"conversation:{i}#turn=1",
-               created_at=datetime(2026, 5, 3, 8, 0), meta=meta)
+def said(i: int, words: str, speaker: str = "User") -> Hit:
+    """A chat message as the chat writes it (a question put to the assistant is one)."""
+    (written,) = memory_text.message(words, when=datetime(2026, 5, 3, 8, 0), speaker=speaker)
+    return Hit(id=i, kind="turn", text=written.text, source=f"conversation:{i}#turn=1",
+               created_at=datetime(2026, 5, 3, 8, 0), meta=written.meta)
 
 
 def test_what_was_said_is_quoted_only_when_it_answers(encoder):
-    memories = [said(1, "User: How long does your commute take?", question=True),
-                said(2, "Assistant: Cycling to work is healthy."),
-                said(3, "User: I cycle to work now, it takes about twenty minutes along the "
+    memories = [said(1, "How long does your commute take?"),
+                said(2, "Cycling to work is healthy.", "Assistant"),
+                said(3, "I cycle to work now, it takes about twenty minutes along the "
                         "river path."),
-                said(4, "User: My brother Tiago is visiting from Lyon this weekend.")]
-    quote = said_quote("How do I get to work?", memories, encoder.encode)
+                said(4, "My brother Tiago is visiting from Lyon this weekend.")]
+    quote = quote_of_what_was_said("How do I get to work?", memories, encoder.encode)
     assert quote is not None and quote.hit.id == 3  # not the question, not the assistant
     assert quote.text.startswith("User: I cycle to work now")
     # Naming Tiago is not saying what his job is.
-    assert said_quote("What is Tiago's job?", memories, encoder.encode) is None
-    assert said_quote("What is my blood type?", memories, encoder.encode) is None
+    assert quote_of_what_was_said("What is Tiago's job?", memories, encoder.encode) is None
+    assert quote_of_what_was_said("What is my blood type?", memories, encoder.encode) is None
 
 
 def test_a_quote_must_hold_what_the_question_asks():
@@ -134,23 +140,38 @@ def test_a_quote_must_hold_what_the_question_asks():
     quote = Quote(chunk.text, chunk, 1.0)
     assert covers("How do I run a worker in a thread?", quote)  # run, worker of 3
     assert not covers("Which team translated the Workers page into French?", quote)
-    breakfast = said(2, "User: My favourite breakfast is porridge with honey.")
+    breakfast = said(2, "My favourite breakfast is porridge with honey.")
     said_quote_ = Quote("User: My favourite breakfast is porridge with honey.", breakfast, 1.0)
     assert covers("What is my favourite breakfast?", said_quote_)
     assert not covers("What is my favourite colour?", said_quote_)  # half is not enough
 
 
-def test_a_quote_that_spans_a_skipped_question_still_points_to_its_memory(encoder):
-    from assistant.answer.notes import support_of
-    from assistant.answer.quoting import best_quote, quoted
+def test_a_quote_that_spans_a_skipped_question_still_points_to_its_memory(encoder, generator):
+    from assistant.answer.pipeline import Context, answer
+    from assistant.answer.quoting import best_quote
 
-    page = Hit(id=7, kind="chunk", text="Press ctrl+s to start the server. Why port 8080? "
-               "It is free on most machines.", source="guide.md#Guide > Server",
-               created_at=datetime(2026, 5, 3), meta={"title": "Guide"})
+    written = memory_text.chunk("Press ctrl+s to start the server. Why port 8080? It is free "
+                                "on most machines.", title="Guide")
+    page = Hit(id=7, kind="chunk", text=written.text, source="guide.md#Guide > Server",
+               created_at=datetime(2026, 5, 3), meta=written.meta)
     quote = best_quote("Which key starts the server?", [page], encoder.encode)
     # The question is never the quote, but it stays between its neighbours.
     assert quote.text == "Press ctrl+s to start the server. Why port 8080?"
-    assert support_of("Which key starts the server?", quoted(quote), [page]) is page
+    ctx = Context(generator=generator, today=datetime(2026, 5, 4), encode=encoder.encode)
+    steps = answer("Which key starts the server?", [page], ctx)
+    *_, shown = steps
+    reply = _returned(answer("Which key starts the server?", [page], ctx))
+    assert shown == reply.text == f"{OPEN}{quote.text}{CLOSE}"
+    assert reply.verdict == "answered" and reply.support is page
+
+
+def _returned(pieces):
+    """What a generator returns after its last piece."""
+    try:
+        while True:
+            next(pieces)
+    except StopIteration as done:
+        return done.value
 
 
 def _chunk(id_, text, section):

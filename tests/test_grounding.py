@@ -6,21 +6,26 @@ from datetime import datetime
 import pytest
 
 from assistant.answer.grounding import about_subject, asked_identifier, subject_of, supporting
-from assistant.answer.notes import abstention, clean_answer
+from assistant.answer.notes import clean_answer
+from assistant.answer.pipeline import abstention
 from assistant.answer.quoting import Quote, covers
-from assistant.locomo.scoring import abstains
+from assistant.memory import text as memory_text
 from memory_store.records import Hit
 
-
-def memory(i: int, text: str, speaker: str | None = None) -> Hit:
-    return Hit(id=i, kind="turn", text=f"[3 May 2024] {text}", source=f"conversation:1#turn={i}",
-               created_at=datetime(2024, 5, 3, 10, 0), meta={"speaker": speaker} if speaker else {})
+SAID = datetime(2024, 5, 3, 10, 0)
 
 
-USER = [memory(1, "User: My sister Ana is a nurse in Porto."),
-        memory(2, "User: I work as a carpenter."),
-        memory(3, "User: My mother Helena turned 65 today."),
-        memory(4, "User: We adopted a rescue greyhound called Pixel.")]
+def memory(i: int, said: str, speaker: str = "User") -> Hit:
+    """A memory as the chat writes one: dated, with its speaker."""
+    written = memory_text.turn(said, speaker=speaker, when=SAID)
+    return Hit(id=i, kind="turn", text=written.text, source=f"conversation:1#turn={i}",
+               created_at=SAID, meta=written.meta)
+
+
+USER = [memory(1, "My sister Ana is a nurse in Porto."),
+        memory(2, "I work as a carpenter."),
+        memory(3, "My mother Helena turned 65 today."),
+        memory(4, "We adopted a rescue greyhound called Pixel.")]
 
 
 def test_the_subject_is_the_people_named_and_the_relations_asked_after():
@@ -57,8 +62,8 @@ def test_supported_answers_point_to_their_memory(question, answer, expected):
 
 
 def test_only_what_a_named_speaker_said_supports_an_answer_about_them():
-    chat = [memory(1, "Melanie: I ran a charity race for mental health!", "Melanie"),
-            memory(2, "Caroline: That's great, Melanie! My puppy chewed my shoes.", "Caroline")]
+    chat = [memory(1, "I ran a charity race for mental health!", "Melanie"),
+            memory(2, "That's great, Melanie! My puppy chewed my shoes.", "Caroline")]
     race = "What did Caroline raise awareness for with her charity race?"
     assert [h.id for h in about_subject(race, chat)] == [2]
     assert supporting(race, "mental health", chat) is None
@@ -74,7 +79,6 @@ def test_the_abstention_names_the_subject_and_the_closest_memory():
     assert text == ("I have nothing about your brother in my memories. The closest: "
                     "\u201cUser: My sister Ana is a nurse in Porto.\u201d (3 May 2024, "
                     "conversation:1#turn=1).")
-    assert abstains(text)
     assert abstention("What is my blood type?", []) == \
         "I have nothing about that in my memories."
 
@@ -85,7 +89,7 @@ def test_clean_answer_keeps_numbers_whole():
 
 
 def test_a_question_about_two_people_is_about_either():
-    chat = [memory(1, "Jean: I loved Paris last spring."), memory(2, "Ben: Rome was hot.")]
+    chat = [memory(1, "I loved Paris last spring.", "Jean"), memory(2, "Rome was hot.", "Ben")]
     assert supporting("Which city have both Jean and John visited?", "Paris", chat).id == 1
     assert supporting("Which city have both Ana and John visited?", "Paris", chat) is None
 
@@ -94,7 +98,6 @@ def test_with_memories_about_the_subject_the_abstention_says_they_do_not_say_it(
     text = abstention("What is my mother's phone number?", USER)
     assert text == ("My memories about your mother do not say that. The closest: \u201cUser: "
                     "My mother Helena turned 65 today.\u201d (3 May 2024, conversation:1#turn=3).")
-    assert abstains(text)
 
 
 @pytest.mark.parametrize("question, thing", [
@@ -113,7 +116,7 @@ def test_the_secret_or_identifier_a_question_asks_for(question, thing):
 def test_a_password_or_number_comes_only_from_a_memory_that_names_one():
     # Her age is a number about her, not her phone number.
     assert supporting("What is my mother's phone number?", "65", USER) is None
-    phone = USER + [memory(5, "User: Mum's mobile is 0612 345 678, call her after six.")]
+    phone = USER + [memory(5, "Mum's mobile is 0612 345 678, call her after six.")]
     assert supporting("What is my mother's phone number?", "0612 345 678", phone).id == 5
     rack = Hit(id=9, kind="chunk", text="The backup server lives in rack 4. It is backed up "
                "nightly to tape.", source="ops.md#Backup server",
@@ -128,8 +131,8 @@ def test_a_password_or_number_comes_only_from_a_memory_that_names_one():
 def test_a_place_comes_from_a_sentence_about_the_thing_asked_after():
     lunches = " ".join(f"On day {n} we ate grilled fish at a small place near the old bridge."
                        for n in range(3))
-    said = [memory(1, "User: The garden shed key hangs on a hook in the kitchen."),
-            memory(2, f"User: {lunches} The spare key to the cabin is taped under the third "
+    said = [memory(1, "The garden shed key hangs on a hook in the kitchen."),
+            memory(2, f"{lunches} The spare key to the cabin is taped under the third "
                       "step of the porch.")]
     asked = "Where is the spare key to the cabin?"
     assert supporting(asked, "The kitchen", said) is None  # another key's place

@@ -13,7 +13,6 @@ import torch
 from assistant.locomo import bench as bench_locomo
 from assistant.locomo.data import load
 from assistant.locomo.replay import replay
-from assistant.locomo.scoring import abstains
 from assistant.memory.ltmt import FEATURES, LTMT, LTMTConfig, listwise_loss
 from assistant.memory.recall import Recaller, state_from_bytes
 from assistant.memory.weights import load_model, save_checkpoint
@@ -135,8 +134,9 @@ def test_bench_locomo_writes_the_documented_lines(tmp_path, encoder, use_ltmt):
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert [r["qid"] for r in rows] == [0, 1, 2, 3, 4]  # all categories without --limit
     for r in rows:
-        assert set(r) == {"sample", "qid", "category", "question", "retrieved", "answer"}
-        assert r["sample"] == "locomo_tiny" and r["answer"] is None
+        assert set(r) == {"sample", "qid", "category", "question", "retrieved", "answer",
+                          "verdict"}
+        assert r["sample"] == "locomo_tiny" and r["answer"] is r["verdict"] is None
         assert len(r["retrieved"]) == 12 and len(set(r["retrieved"])) == 12
     assert rows[0]["retrieved"][0] == "D1:1"
     assert summary["recall"]["all"]["questions"] == 4
@@ -182,12 +182,13 @@ def test_bench_and_ask_share_the_one_answer_path(tmp_path, encoder, generator, s
         for row in rows:
             answer = agent.ask(row["question"], state=state)
             assert "".join(answer) == row["answer"], row["question"]
-            deep = agent.recaller.recall(row["question"], encoder.encode_one(row["question"]),
-                                         state, bench_locomo.ANSWER_DEPTH, now).hits
+            assert answer.reply.verdict == row["verdict"], row["question"]
+            deep = agent.recall_for(row["question"], encoder.encode_one(row["question"]),
+                                    state, now, k=bench_locomo.ANSWER_DEPTH).hits
             assert bench_locomo.dia_ids(deep) == row["retrieved"]
             assert [h.text for h in answer.sources] == \
                 [h.text for h in deep[:len(answer.sources)]]  # the same ranking, cut at k
-    assert any(not abstains(r["answer"]) for r in rows)
+    assert {r["verdict"] for r in rows} == {"answered", "abstained"}
 
 
 def _evidence_mass(vectors, qs) -> float:

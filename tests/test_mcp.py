@@ -20,6 +20,7 @@ from mcp.client.streamable_http import create_mcp_http_client, streamable_http_c
 from mcp_types import Implementation
 
 from assistant.agent import Agent
+from assistant.memory import text as memory_text
 from memory_store.records import NewMemory
 
 TOOLS = {"search_memory", "ask", "remember", "forget", "list_conversations",
@@ -56,9 +57,10 @@ def mcp_home(settings, encoder, generator, tmp_path):
         cid = agent.new_conversation("Garden plans")
         said = "I want to plant three apple trees by the staging shed in October."
         when = datetime(2026, 3, 2, 10, 0)
+        (written,) = memory_text.message(said, when=when)
         agent.store.add_message(cid, "user", said, when, memory=NewMemory(
-            kind="turn", text=f"[2 March 2026] User: {said}",
-            embedding=encoder.encode_one(said), created_at=when))
+            kind="turn", text=written.text, meta=written.meta,
+            embedding=encoder.encode_one(written.text), created_at=when))
     return settings.home, allowed, tmp_path / "secret.txt", cid
 
 

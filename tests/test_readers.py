@@ -15,7 +15,9 @@ import pytest
 from fpdf import FPDF
 from pypdf import PdfReader, PdfWriter
 
-from assistant.ingest import ReadError, chunk_sections, is_supported, read_document
+from assistant.ingest.chunking import chunk_sections
+from assistant.ingest.readers import read_document
+from assistant.ingest.types import ReadError, is_supported
 
 
 def write_pdf(path: Path, pages: list[str]) -> Path:

@@ -17,10 +17,10 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from assistant.memory.text import ASSISTANT, USER, body, speaker
 from memory_store.records import Hit
 
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
-LEADING_DATE = re.compile(r"^\[\d{1,2} \w+ \d{4}\]\s*")  # "[3 May 2024] " of a memory
 _JUDGEMENT = re.compile(r"\b(would|likely|might|probably)\b", re.I)  # asks for an inference
 _YES_NO = re.compile(r"^\s*(yes|no|likely( not| no| yes)?|probably( not)?)\b[,;.]?", re.I)
 _NAME = re.compile(r"\b[A-Z][a-z]+(?:'s)?\b")
@@ -133,40 +133,19 @@ def names_subject(text: str, subject: Subject) -> bool:
                for r in subject.relations)
 
 
-def memory_text(hit: Hit) -> str:
-    """What a memory holds, as the user can open it (photo notes too), without its date."""
-    return LEADING_DATE.sub("", hit.text)
-
-
-_ANNOTATION = re.compile(r"\s*\[[^\]]*\]")  # "[7 May 2023]" added by annotate(), photo notes
-
-
-def said_text(hit: Hit) -> str:
-    """What was said, as said: without the stored date prefix and bracketed annotations."""
-    return _ANNOTATION.sub("", LEADING_DATE.sub("", hit.text)).strip()
-
-
 def subject_text(hit: Hit) -> str:
     """What a memory is about: its text, and for a document, the document's title and the
     file and heading it comes from (a README section need not name its project)."""
     if hit.kind != "chunk":
-        return memory_text(hit)
+        return body(hit)
     title = (hit.meta or {}).get("title", "")
-    return f"{memory_text(hit)}\n{title}\n{hit.source.replace('_', ' ')}"
-
-
-def speaker_of(hit: Hit) -> str:
-    """Who said a memory: its recorded speaker, else the "Name:" it starts with."""
-    if (hit.meta or {}).get("speaker"):
-        return str(hit.meta["speaker"])
-    head = memory_text(hit).split(":", 1)
-    return head[0].strip() if len(head) == 2 and 0 < len(head[0]) < 40 else ""
+    return f"{body(hit)}\n{title}\n{hit.source.replace('_', ' ')}"
 
 
 def _speaker_named(question: str, subject: Subject, memories: Sequence[Hit]) -> str | None:
     """The one person the question names who speaks in these memories ("Mel" for
     Melanie too), or None."""
-    speakers = {speaker_of(h) for h in memories} - {"", "User", "Assistant"}
+    speakers = {speaker(h) for h in memories} - {"", USER, ASSISTANT}
     named = {p for p in speakers for n in subject.names
              if p == n or (len(n) >= 3 and p.startswith(n))}
     return named.pop() if len(named) == 1 else None
@@ -177,15 +156,15 @@ def about_subject(question: str, memories: Sequence[Hit]) -> list[Hit]:
     subject = subject_of(question)
     if len(subject.names) > 1:  # "Which city have both Jean and John visited?": either
         return [h for h in memories if any(
-            speaker_of(h).startswith(n)
+            speaker(h).startswith(n)
             or names_subject(subject_text(h), Subject(frozenset({n}), subject.relations,
                                                       subject.mine))
             for n in subject.names)]
-    speaker = _speaker_named(question, subject, memories)
-    if speaker is not None:
-        return [h for h in memories if speaker_of(h) == speaker
-                and names_subject(memory_text(h), Subject(frozenset(), subject.relations,
-                                                          subject.mine))]
+    named = _speaker_named(question, subject, memories)
+    if named is not None:
+        return [h for h in memories if speaker(h) == named
+                and names_subject(body(h), Subject(frozenset(), subject.relations,
+                                                   subject.mine))]
     return [h for h in memories if names_subject(subject_text(h), subject)]
 
 
@@ -247,7 +226,7 @@ def _placed(question: str, wanted: set[str], about: Sequence[Hit]) -> Hit | None
     0.459 -> 0.456) and one more of category 5."""
     asked = content_words(question) - {n.lower() for n in subject_of(question).names}
     for hit in about:
-        for sentence in _SENTENCE.split(memory_text(hit)):
+        for sentence in _SENTENCE.split(body(hit)):
             words = content_words(sentence)
             # One asked word may be said otherwise ("Where do I work?": "a new job at the
             # Riverside clinic"); two or more tell one thing from another.
@@ -272,7 +251,7 @@ def supporting(question: str, answer: str, memories: Sequence[Hit]) -> Hit | Non
         return None  # "What is our dog called?" is not answered by "A greyhound"
     about = about_subject(question, memories)
     if (thing := asked_identifier(question)) is not None:
-        about = [h for h in about if names_identifier(memory_text(h), thing)]
+        about = [h for h in about if names_identifier(body(h), thing)]
     if not about:
         return None
     if _YES_NO.match(answer) or _JUDGEMENT.search(question):
@@ -283,7 +262,7 @@ def supporting(question: str, answer: str, memories: Sequence[Hit]) -> Hit | Non
     if _WHERE.match(question):
         return _placed(question, wanted, about)
     for hit in about:  # the first memory holding any of them is the one to point to
-        if wanted & content_words(memory_text(hit)):
+        if wanted & content_words(body(hit)):
             break
-    have = set().union(*(content_words(memory_text(h)) for h in about))
+    have = set().union(*(content_words(body(h)) for h in about))
     return hit if 2 * len(wanted & have) >= len(wanted) else None

@@ -7,9 +7,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from assistant.answer.grounding import memory_text as body
-from assistant.answer.grounding import said_text as said_words
 from assistant.answer.protocol import Message
+from assistant.memory.text import body, said_words
 from assistant.memory.timeparse import format_day
 from memory_store.records import Hit
 

@@ -18,13 +18,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from assistant.answer.draft import Draft, Strategy
 from assistant.answer.grounding import (
+    about_subject,
     asked_identifier,
     content_words,
-    memory_text,
     names_identifier,
     subject_of,
 )
+from assistant.memory.text import ASSISTANT, asks, body, speaker
 from memory_store.records import Hit
 
 Encode = Callable[[list[str]], np.ndarray]
@@ -85,7 +87,7 @@ def best_quote(question: str, hits: Sequence[Hit], encode: Encode) -> Quote | No
     # Every unit stays in `found`, so a quote with the unit after it is the memory's own
     # text (quoted_memory finds it); only some are candidates.
     candidates = [(rank, hit, i, found) for rank, hit in enumerate(hits[:LOOK])
-                  for found in [units(memory_text(hit))] for i in range(len(found))
+                  for found in [units(body(hit))] for i in range(len(found))
                   if not _answers_nothing(found[i])]
     if not candidates:
         return None
@@ -146,9 +148,26 @@ def quoted(quote: Quote) -> str:
     return f"{OPEN}{quote.text}{CLOSE}"
 
 
-def quoted_memory(answer: str, hits: Sequence[Hit]) -> Hit | None:
-    """The memory a quoted answer was taken from, or None when it is not a quote."""
-    if not (answer.startswith(OPEN) and answer.endswith(CLOSE)):
-        return None
-    inner = answer[1:-1]
-    return next((h for h in hits if inner in " ".join(memory_text(h).split())), None)
+def quote_of_what_was_said(question: str, memories: Sequence[Hit], encode: Encode
+                           ) -> Quote | None:
+    """The sentence said about the question's subject that answers it, if one does: of
+    the statements about it (not questions put to the assistant, not its own replies)."""
+    said = [h for h in about_subject(question, memories)
+            if not asks(h) and speaker(h) != ASSISTANT]
+    return answering_quote(question, said, encode)
+
+
+def document_quote(question: str, memories: Sequence[Hit], encode: Encode) -> Strategy:
+    """Strategy when the best memory is a document's: its own sentence that answers the
+    question, quoted (never paraphrased, never read as an instruction)."""
+    quote = answering_quote(question, [h for h in memories if h.kind == "chunk"], encode)
+    yield from ()
+    return None if quote is None else Draft(quoted(quote), "quote", quote.hit)
+
+
+def said_quote(question: str, memories: Sequence[Hit], encode: Encode) -> Strategy:
+    """Strategy when the model's phrase is not supported: what was said about it, quoted,
+    beats both a wrong phrase and "I don't know"."""
+    quote = quote_of_what_was_said(question, memories, encode)
+    yield from ()
+    return None if quote is None else Draft(quoted(quote), "said", quote.hit)

@@ -10,30 +10,28 @@ a plain chat answer: grounded in a memory it cites, or an abstention.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
-from assistant.answer.chat import checked_reply, respond_chat
+from assistant.answer.chat import chat
+from assistant.answer.draft import Draft, Strategy
 from assistant.answer.prompts import TOOLS, TOOLS_TASK, chat_messages, memory_line
-from assistant.answer.protocol import ToolsUnsupported
+from assistant.answer.protocol import Generator, ToolsUnsupported
 from memory_store.records import Hit
 
 STEP_MARK = "\u00bb "  # "» searched memory for ...": a step line, not part of the answer
 
 
-def answer_body(text: str) -> str:
-    """An answer without its step lines."""
-    return "\n".join(line for line in text.splitlines() if not line.startswith(STEP_MARK))
-
-
-def respond_with_tools(question: str, sources: list[Hit], current: list[Hit], generator, *,
-                       recall: Callable[[str, int], list[Hit]],
-                       remember: Callable[[str], Hit], steps: int, max_new_tokens: int,
-                       history=(), today: datetime,
-                       on_refused: Callable[[], None] = lambda: None) -> Iterator[str]:
-    """The checked answer of a tool-calling model. `current` are the memories numbered in
-    the prompt; found ones are appended to it and to `sources` (the answer's)."""
-    messages = chat_messages(question, current, history, today, TOOLS_TASK)
+def with_tools(question: str, memories: list[Hit], sources: list[Hit],
+               generator: Generator, *, recall: Callable[[str, int], list[Hit]],
+               remember: Callable[[str], Hit], steps: int, max_new_tokens: int,
+               history: Sequence[tuple[str, str]] = (), today: datetime,
+               on_refused: Callable[[], None]) -> Strategy:
+    """Strategy: the reply of a tool-calling model after at most `steps` searches.
+    `memories` are numbered in the prompt; what a search finds is appended to them and to
+    `sources` (the answer's). A model that refuses tools is asked plainly (`on_refused`
+    tells the caller not to offer them again)."""
+    messages = chat_messages(question, memories, history, today, TOOLS_TASK)
     reply = ""
     for step in range(steps + 1):
         offered = TOOLS if step < steps else None  # the last turn must answer
@@ -42,9 +40,8 @@ def respond_with_tools(question: str, sources: list[Hit], current: list[Hit], ge
                                           max_new_tokens=max_new_tokens)
         except ToolsUnsupported:
             on_refused()  # this server has no tool calling: ask it plainly from now on
-            yield from respond_chat(question, current, generator, history=history,
-                                    max_new_tokens=max_new_tokens, today=today)
-            return
+            return (yield from chat(question, memories, generator, history=history,
+                                    max_new_tokens=max_new_tokens, today=today))
         yield ""  # nothing unchecked is shown, but the caller may stop here (Esc)
         if not calls or offered is None:
             break
@@ -52,10 +49,10 @@ def respond_with_tools(question: str, sources: list[Hit], current: list[Hit], ge
             {"id": c.id, "type": "function",
              "function": {"name": c.name, "arguments": c.arguments}} for c in calls]})
         for call in calls:
-            result, line = _run(call, sources, current, recall, remember)
+            result, line = _run(call, sources, memories, recall, remember)
             yield STEP_MARK + line + "\n"
             messages.append({"role": "tool", "tool_call_id": call.id, "content": result})
-    yield ("\n" if step else "") + checked_reply(question, reply.strip(), current)
+    return Draft(reply.strip(), "chat")
 
 
 def _run(call, sources: list[Hit], current: list[Hit], recall, remember) -> tuple[str, str]:

@@ -22,17 +22,17 @@ from pathlib import Path
 
 from assistant.answer.protocol import Generator
 from assistant.config import Settings
-from assistant.locomo.scoring import abstains, normalise, token_f1
+from assistant.locomo.scoring import normalise, token_f1
 from assistant.memory.encoder import Encoder
 
 DATA = Path(__file__).resolve().parents[2] / "data"  # a checkout's: the checks are not shipped
 DEFAULT_FILE = DATA / "docs-dev.json"
 
 
-def right(answer: str, expected: str) -> bool:
-    """Every word of the expected phrase is in the answer (a quote's marks are not words)."""
+def right(answer: str, verdict: str, expected: str) -> bool:
+    """Answered, with every word of the expected phrase (a quote's marks are not words)."""
     said = set(normalise(answer.replace("\u201c", " ").replace("\u201d", " ")))
-    return not abstains(answer) and set(normalise(expected)) <= said
+    return verdict == "answered" and set(normalise(expected)) <= said
 
 
 def run(settings: Settings, path: Path | None = None, encoder: Encoder | None = None,
@@ -59,6 +59,7 @@ def run(settings: Settings, path: Path | None = None, encoder: Encoder | None = 
                 support = answer.support
                 rows.append({"question": item["q"], "expected": item.get("answer"),
                              "section": item.get("section"), "answer": text,
+                             "verdict": answer.reply.verdict,
                              "support": support.source if support else None,
                              "sources": [h.source for h in answer.sources[:3]]})
     for row, item in zip(rows, check["answerable"] + check["unanswerable"], strict=True):
@@ -66,9 +67,9 @@ def run(settings: Settings, path: Path | None = None, encoder: Encoder | None = 
         row["section_ok"] = row["support"] == wanted
         row["source_top3"] = wanted in row["sources"]
         if row["expected"] is None:
-            row["ok"] = abstains(row["answer"])
+            row["ok"] = row["verdict"] == "abstained"
         else:
-            row["ok"] = right(row["answer"], row["expected"])
+            row["ok"] = right(row["answer"], row["verdict"], row["expected"])
             row["exact"] = normalise(row["answer"].strip("\u201c\u201d")) == normalise(
                 row["expected"])
             row["f1"] = token_f1(row["answer"], row["expected"])
@@ -81,8 +82,8 @@ def run(settings: Settings, path: Path | None = None, encoder: Encoder | None = 
         "right": share([r for r in answerable if r["ok"]], answerable),
         "exact": share([r for r in answerable if r["exact"]], answerable),
         "f1": round(statistics.mean(r["f1"] for r in answerable), 3),
-        "abstained_answerable": share([r for r in answerable if abstains(r["answer"])],
-                                      answerable),
+        "abstained_answerable": share([r for r in answerable
+                                       if r["verdict"] == "abstained"], answerable),
         "section_right_of_cited": share([r for r in cited if r["section_ok"]], cited),
         "right_source_in_top3": share([r for r in answerable if r["source_top3"]], answerable),
         "unanswerable_abstained": share([r for r in unanswerable if r["ok"]], unanswerable),

@@ -14,9 +14,10 @@ from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
+from assistant.answer.draft import Reply
 from assistant.answer.protocol import Generator
 from assistant.config import Settings
-from assistant.locomo.scoring import abstains, normalise
+from assistant.locomo.scoring import normalise
 
 DEFAULT_FILE = Path(__file__).resolve().parents[2] / "data" / "personal-dev.json"
 
@@ -40,8 +41,15 @@ def chatgpt_export(chats: list[dict]) -> list[dict]:
     return out
 
 
-def right(answer: str, expected: str) -> bool:
-    return not abstains(answer) and set(normalise(expected)) <= set(normalise(answer))
+def asked(agent, question: str) -> Reply:
+    """The Reply of `ask`, through the chat's own answer path."""
+    answer = agent.ask(question)
+    "".join(answer)
+    return answer.reply
+
+
+def right(reply: Reply, expected: str) -> bool:
+    return reply.answered and set(normalise(expected)) <= set(normalise(reply.text))
 
 
 def run(settings: Settings, path: Path | None = None, encoder=None,
@@ -63,13 +71,14 @@ def run(settings: Settings, path: Path | None = None, encoder=None,
             if report.failed:
                 raise ValueError(f"{path}: the export did not import: {report.failed}")
             for item in check["answerable"]:
-                answer = "".join(agent.ask(item["q"]))
+                reply = asked(agent, item["q"])
                 rows.append({"question": item["q"], "expected": item["answer"],
-                             "answer": answer, "ok": right(answer, item["answer"])})
+                             "answer": reply.text, "verdict": reply.verdict,
+                             "ok": right(reply, item["answer"])})
             for question in check["never_said"]:
-                answer = "".join(agent.ask(question))
-                rows.append({"question": question, "expected": None, "answer": answer,
-                             "ok": abstains(answer)})
+                reply = asked(agent, question)
+                rows.append({"question": question, "expected": None, "answer": reply.text,
+                             "verdict": reply.verdict, "ok": reply.verdict == "abstained"})
     answerable = [r for r in rows if r["expected"] is not None]
     never = [r for r in rows if r["expected"] is None]
     return {"answerable_right": round(sum(r["ok"] for r in answerable) / len(answerable), 3),

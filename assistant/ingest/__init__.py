@@ -1,32 +1,3 @@
-"""Document import: readers that turn files into sections, and the chunker.
-
-Pure functions over files: no database and no models, so they are cheap to test.
-"""
-
-from assistant.ingest.chunking import chunk_sections
-from assistant.ingest.readers import read_document
-from assistant.ingest.types import (
-    CHATGPT_EXPORT_NAME,
-    SUPPORTED_SUFFIXES,
-    Chunk,
-    ImportedConversation,
-    ImportedTurn,
-    ReadDocument,
-    ReadError,
-    Section,
-    is_supported,
-)
-
-__all__ = [
-    "CHATGPT_EXPORT_NAME",
-    "SUPPORTED_SUFFIXES",
-    "Chunk",
-    "ImportedConversation",
-    "ImportedTurn",
-    "ReadDocument",
-    "ReadError",
-    "Section",
-    "chunk_sections",
-    "is_supported",
-    "read_document",
-]
+"""Document import: readers that turn files into sections (one module per format), the
+chunker, and the streaming import pipeline. Readers and chunker are pure functions over
+files (no database, no models); import what you use from its module."""

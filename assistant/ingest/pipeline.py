@@ -14,7 +14,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from assistant.ingest.chatgpt_reader import stream_chatgpt
-from assistant.ingest.chunking import CHUNK_OVERLAP, CHUNK_WORDS, chunk_sections, turn_parts
+from assistant.ingest.chunking import CHUNK_OVERLAP, CHUNK_WORDS, chunk_sections
 from assistant.ingest.readers import open_export, read_document
 from assistant.ingest.types import (
     CHATGPT_EXPORT_NAME,
@@ -24,6 +24,7 @@ from assistant.ingest.types import (
     ReadError,
     is_supported,
 )
+from assistant.memory import text as memory_text
 from assistant.memory.encoder import Encoder
 from memory_store.base import StoreBase
 from memory_store.records import NewConversation, NewMemory, NewTurn
@@ -177,15 +178,12 @@ def _chunk_memories(doc: ReadDocument, chunks: list[Chunk], encoder: Encoder, wh
     # is about zorblat fermentation even if its sentences never say so.
     vectors = encoder.encode([_embedding_text(c) for c in chunks])
     page_of = {s.locator: s.page for s in doc.sections}
-    return [
-        NewMemory(
-            kind="chunk", text=c.text, embedding=v, created_at=when,
-            source=f"{cited_as}#{c.locator}" if c.locator else cited_as,
-            meta={"path": str(doc.path), "title": doc.title, "locator": c.locator,
-                  "page": page_of.get(c.locator), "ordinal": c.ordinal},
-        )
-        for c, v in zip(chunks, vectors, strict=True)
-    ]
+    written = [memory_text.chunk(c.text, path=str(doc.path), title=doc.title,
+                                 locator=c.locator, page=page_of.get(c.locator),
+                                 ordinal=c.ordinal) for c in chunks]
+    return [NewMemory(kind="chunk", text=w.text, embedding=v, created_at=when, meta=w.meta,
+                      source=f"{cited_as}#{c.locator}" if c.locator else cited_as)
+            for c, w, v in zip(chunks, written, vectors, strict=True)]
 
 
 def _embedding_text(chunk: Chunk) -> str:
@@ -230,20 +228,17 @@ def _conversations(conversations: list[ImportedConversation], encoder: Encoder
     """Conversations with their turns' memories: one per turn, or one per part of a turn
     too long for the encoder's window. Both sides are kept: in an export the
     assistant's replies are what the user read."""
-    parts = [[f"{'User' if t.role == 'user' else 'Assistant'}: {p}" for p in turn_parts(t.text)]
+    parts = [memory_text.imported(t.text, role=t.role, title=c.title, origin="chatgpt")
              for c in conversations for t in c.turns]
-    vectors = iter(encoder.encode([p for turn in parts for p in turn]))
+    vectors = iter(encoder.encode([p.text for turn in parts for p in turn]))
     parts_of = iter(parts)
     out = []
     for conv in conversations:
         new_turns = []
         for t in conv.turns:
-            texts = next(parts_of)
-            memories = [NewMemory(kind="turn", text=text, embedding=next(vectors),
-                                  created_at=t.created_at,
-                                  meta={"title": conv.title, "role": t.role, "origin": "chatgpt"}
-                                  | ({"part": n} if len(texts) > 1 else {}))
-                        for n, text in enumerate(texts, start=1)]
+            memories = [NewMemory(kind="turn", text=p.text, embedding=next(vectors),
+                                  created_at=t.created_at, meta=p.meta)
+                        for p in next(parts_of)]
             new_turns.append(NewTurn(role=t.role, text=t.text, created_at=t.created_at,
                                      memories=memories))
         out.append(NewConversation(conv.title, conv.created_at, conv.external_id, new_turns))

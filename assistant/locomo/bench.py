@@ -14,16 +14,17 @@ import numpy as np
 import torch
 
 from assistant.agent import Agent
+from assistant.answer.draft import Reply
 from assistant.answer.protocol import Generator
 from assistant.config import Settings, default_cache_dir
 from assistant.locomo.data import Question, Sample, load, recall_at
 from assistant.locomo.replay import replay
-from assistant.locomo.scoring import abstains, token_f1
+from assistant.locomo.scoring import token_f1
 from assistant.memory.encoder import Encoder
 from assistant.memory.recall import Recaller
-from assistant.memory.weights import load_model, query_encoder
+from assistant.memory.weights import load_model
+from memory_store.base import StoreBase
 from memory_store.records import Hit
-from memory_store.sqlite_store import SqliteStore
 
 KS = (5, 10, 25)
 WRITE_DEPTH = 20  # candidates the write step reads while a conversation is replayed
@@ -49,7 +50,7 @@ def dia_ids(hits) -> list[str]:
     return out
 
 
-def replay_with_state(sample: Sample, store: SqliteStore, encoder: Encoder,
+def replay_with_state(sample: Sample, store: StoreBase, encoder: Encoder,
                       recaller: Recaller) -> tuple[int, torch.Tensor | None]:
     """Replay a conversation, running LTM-T's step on every turn as the chat does; the
     final state is saved with the conversation. Returns (conversation id, state)."""
@@ -66,30 +67,24 @@ def replay_with_state(sample: Sample, store: SqliteStore, encoder: Encoder,
     return cid, state
 
 
-def recalled(sample: Sample, questions: list[Question], encoder: Encoder, model,
-             k: int) -> Iterator[tuple[Question, list[Hit]]]:
-    """Replay `sample` into a fresh temporary store (LTM-T stepping on every turn), then
-    recall each question's top `k` as the app would, at the conversation's last moment."""
-    with tempfile.TemporaryDirectory() as tmp:
-        store = SqliteStore(Path(tmp), embedding_model=encoder.name, dim=encoder.dim)
-        try:
-            recaller = Recaller(store, model)
-            _, state = replay_with_state(sample, store, encoder, recaller)
-            now = sample.turns[-1].when
-            vectors = query_encoder(model, encoder).encode([q.question for q in questions])
-            for q, vec in zip(questions, vectors, strict=True):
-                yield q, recaller.recall(q.question, vec, state, k, now).hits
-        finally:
-            store.close()
+def recalled(sample: Sample, questions: list[Question], encoder: Encoder,
+             weights: Path | None, k: int) -> Iterator[tuple[Question, list[Hit]]]:
+    """Replay `sample` into a fresh data folder (LTM-T stepping on every turn), then
+    recall each question's top `k` through the product's recall (`Agent.recall_for`) at
+    the conversation's last moment."""
+    settings = Settings(home=Path(tempfile.gettempdir()), cache_dir=default_cache_dir())
+    for q, hits, _ in asked(sample, questions, settings, encoder, weights, True, depth=k):
+        yield q, hits
 
 
 def asked(sample: Sample, questions: list[Question], settings: Settings, encoder: Encoder,
-          weights: Path | None, use_ltmt: bool, generator: Generator | None = None
-          ) -> Iterator[tuple[Question, list[Hit], str | None]]:
+          weights: Path | None, use_ltmt: bool, generator: Generator | None = None,
+          depth: int = ANSWER_DEPTH) -> Iterator[tuple[Question, list[Hit], Reply | None]]:
     """Replay `sample` into a fresh data folder (LTM-T stepping on every turn), then ask
     each question at the conversation's last moment through the product's answer path
     (`Agent.ask` with the conversation's state and the user's settings). The hits are a
-    deeper recall from the same state, for recall@k; answers only with a `generator`."""
+    deeper recall (`depth`) through the same recall, for recall@k; replies only with a
+    `generator`."""
     now = sample.turns[-1].when
     with tempfile.TemporaryDirectory() as tmp:
         with Agent(replace(settings, home=Path(tmp)), encoder=encoder, generator=generator,
@@ -97,9 +92,13 @@ def asked(sample: Sample, questions: list[Question], settings: Settings, encoder
             _, state = replay_with_state(sample, agent.store, encoder, agent.recaller)
             vectors = agent.query_encoder.encode([q.question for q in questions])
             for q, vec in zip(questions, vectors, strict=True):
-                hits = agent.recaller.recall(q.question, vec, state, ANSWER_DEPTH, now).hits
-                answer = "".join(agent.ask(q.question, state=state)) if generator else None
-                yield q, hits, answer
+                hits = agent.recall_for(q.question, vec, state, now, k=depth).hits
+                reply = None
+                if generator is not None:
+                    answer = agent.ask(q.question, state=state)
+                    "".join(answer)
+                    reply = answer.reply
+                yield q, hits, reply
 
 
 def run(files: list[Path], out: Path, *, use_ltmt: bool = True, answers: bool = False,
@@ -120,10 +119,11 @@ def run(files: list[Path], out: Path, *, use_ltmt: bool = True, answers: bool = 
         for path in files:
             sample = load(path)
             questions = select_questions(sample.questions, limit)
-            for q, hits, answer in asked(sample, questions, settings, encoder, weights,
-                                         use_ltmt, generator if answers else None):
+            for q, hits, reply in asked(sample, questions, settings, encoder, weights,
+                                        use_ltmt, generator if answers else None):
                 row = {"sample": sample.name, "qid": q.qid, "category": q.category,
-                       "question": q.question, "retrieved": dia_ids(hits), "answer": answer}
+                       "question": q.question, "retrieved": dia_ids(hits),
+                       "answer": reply and reply.text, "verdict": reply and reply.verdict}
                 sink.write(json.dumps(row, ensure_ascii=False) + "\n")
                 rows.append((row, q))
     return summarise(rows, time.perf_counter() - started)
@@ -138,7 +138,7 @@ def summarise(rows, seconds: float) -> dict:
     for row, q in rows:
         if row["answer"] is not None:
             group = "category 5" if q.category == 5 else "categories 1-4"
-            abstained[group].append(abstains(row["answer"]))
+            abstained[group].append(row["verdict"] == "abstained")
         if q.category not in (1, 2, 3, 4) or not q.evidence:
             continue
         r = {k: recall_at(row["retrieved"], q.evidence, k) for k in KS}

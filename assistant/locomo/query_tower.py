@@ -38,7 +38,7 @@ def question_set(sample: Sample, encoder: Encoder) -> QuestionSet:
     row = {t.dia_id: i for i, t in enumerate(turns)}
     qs = [q for q in sample.questions if q.category in (1, 2, 3, 4)
           and any(e in row for e in q.evidence)]
-    vectors = torch.from_numpy(encoder.encode([t.memory_text() for t in turns]))
+    vectors = torch.from_numpy(encoder.encode([t.memory().text for t in turns]))
     return QuestionSet(sample.name, vectors, [q.question for q in qs],
                        [[row[e] for e in q.evidence if e in row] for q in qs])
 

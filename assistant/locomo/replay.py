@@ -22,12 +22,12 @@ def replay(sample: Sample, store: StoreBase, encoder: Encoder, on_turn: TurnHook
     turns = sample.turns
     cid = store.create_conversation(title=f"{sample.speakers[0]} & {sample.speakers[1]}",
                                     created_at=turns[0].when, origin="locomo")
-    texts = [t.memory_text() for t in turns]
-    vectors = encoder.encode(texts)
-    for turn, text, vec in zip(turns, texts, vectors, strict=True):
+    memories = [t.memory() for t in turns]
+    vectors = encoder.encode([m.text for m in memories])
+    for turn, memory, vec in zip(turns, memories, vectors, strict=True):
         _, (mid,) = store.add_message(cid, turn.speaker, turn.text, turn.when, memory=NewMemory(
-            kind="turn", text=text, embedding=vec, created_at=turn.when,
-            meta={"dia_id": turn.dia_id, "speaker": turn.speaker, "session": turn.session}))
+            kind="turn", text=memory.text, embedding=vec, created_at=turn.when,
+            meta=memory.meta))
         if on_turn is not None:
-            on_turn(turn, text, vec, mid)
+            on_turn(turn, memory.text, vec, mid)
     return cid

@@ -1,4 +1,5 @@
-"""Scoring answers as LoCoMo does: normalised token F1, and whether an answer abstains."""
+"""Scoring answers as LoCoMo does: normalised token F1. Whether an answer abstained is
+the Reply's verdict, never read from its text."""
 
 from __future__ import annotations
 
@@ -8,10 +9,6 @@ from collections import Counter
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 _PUNCT = str.maketrans("", "", string.punctuation)
-_ABSTAIN = re.compile(r"\b(not mentioned|no information|don't know|do not know|"
-                      r"not in my memories|nothing about .* in my memories|"
-                      r"my memories about .* do not say|unknown|cannot tell|can't tell|"
-                      r"not said)\b", re.I)
 
 
 def normalise(text: str) -> list[str]:
@@ -27,7 +24,3 @@ def token_f1(prediction: str, truth: str) -> float:
         return float(pred == gold)
     precision, recall = overlap / len(pred), overlap / len(gold)
     return 2 * precision * recall / (precision + recall)
-
-
-def abstains(answer: str | None) -> bool:
-    return bool(answer) and bool(_ABSTAIN.search(answer))

@@ -23,7 +23,7 @@ from assistant.answer.prompts import TUNED_PROMPT, answer_prompt
 from assistant.locomo.bench import recalled
 from assistant.locomo.data import load
 from assistant.memory.encoder import Encoder
-from assistant.memory.weights import WEIGHTS_FILE, load_model
+from assistant.memory.weights import WEIGHTS_FILE
 from assistant.shipped import shipped
 from memory_store.records import Hit
 
@@ -54,10 +54,10 @@ def collect(files: list[Path], encoder: Encoder, folds_dir: Path | None = None,
     for path in files:
         sample = load(path)
         fold = folds_dir / f"ltmt-without-{sample.name}.pt" if folds_dir else None
-        model = load_model(fold or weights)
         questions = [q for q in sample.questions if q.category in (1, 2, 3, 4)]
         out += [Example(sample.name, q.category, q.question, tuple(hits), str(q.answer))
-                for q, hits in recalled(sample, questions, encoder, model, PROMPT_MEMORIES)]
+                for q, hits in recalled(sample, questions, encoder, fold or weights,
+                                        PROMPT_MEMORIES)]
     return out
 
 

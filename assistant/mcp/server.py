@@ -102,14 +102,16 @@ def build_server(agent) -> MCPServer:
             return [memory_json(h) for h in agent.recall(query, k, **filters)]
 
     @server.tool(description="Answer a question from the memory, the way the assistant's "
-                             "own chat does: the answer, the memory that supports it (or "
-                             "none: then the answer says it does not know) and the sources.")
+                             "own chat does: the answer, its verdict (answered or "
+                             "abstained: it does not know, and says what is closest), the "
+                             "memory that supports it, and the sources.")
     def ask(question: Annotated[str, Field(min_length=1)]) -> dict[str, Any]:
         with lock:
             answer = agent.ask(question)
             text = "".join(answer)
             support = answer.support
-            return {"answer": text, "support": memory_json(support) if support else None,
+            return {"answer": text, "verdict": answer.reply.verdict,
+                    "support": memory_json(support) if support else None,
                     "sources": [memory_json(h) for h in answer.sources]}
 
     @server.tool(description="Remember a fact for good (pinned). Its source records the "

@@ -15,6 +15,7 @@ from datetime import date, datetime, timedelta
 import numpy as np
 import torch
 
+from assistant.memory import text as memory_text
 from assistant.memory.ltmt import FEATURES, LTMT
 from assistant.memory.timeparse import find_time_refs, time_window
 from memory_store.base import StoreBase
@@ -25,11 +26,6 @@ _KINDS = ("turn", "chunk", "fact", "summary")
 _FIRST_PERSON = re.compile(r"\b(i|me|my|mine|we|our)\b", re.I)
 
 
-def _speaker(hit: Hit) -> str:
-    head = hit.text.split("] ", 1)[-1].split(":", 1)
-    return head[0].strip().lower() if len(head) == 2 and len(head[0]) < 40 else ""
-
-
 def candidate_features(hits: Sequence[Hit], question: str, now: datetime) -> np.ndarray:
     """(K, len(FEATURES)) float32 features of the candidates, in FEATURES order."""
     q = question.lower()
@@ -37,7 +33,7 @@ def candidate_features(hits: Sequence[Hit], question: str, now: datetime) -> np.
     best_lex = max((h.lexical_score or 0.0 for h in hits), default=0.0) or 1.0
     rows = []
     for h in hits:
-        speaker = _speaker(h)
+        speaker = memory_text.speaker(h).lower()
         named = bool(speaker) and (speaker in q if speaker != "user"
                                    else bool(_FIRST_PERSON.search(question)))
         day = h.created_at.date()

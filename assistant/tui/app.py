@@ -238,7 +238,7 @@ class MemoryApp(App[None]):
         if not self._wait_ready():
             return
         found = self.agent.search_conversations(query)
-        matches = {cid: snippet(hit.text, 60) for cid, hit in found}
+        matches = {cid: snippet(hit, 60) for cid, hit in found}
         self.call_from_thread(self._refresh_conversations, matches)
         if not found:
             self.call_from_thread(self.notify, f"no conversation mentions \u201c{query}\u201d")
@@ -321,8 +321,8 @@ class MemoryApp(App[None]):
             self._show_conflict(c)
 
     def _show_conflict(self, c) -> None:
-        note = (f"Updated what I know ({c.subject}): \u201c{snippet(c.new.text, 80)}\u201d "
-                f"({local_day(c.new.created_at)}) replaces \u201c{snippet(c.old.text, 80)}\u201d "
+        note = (f"Updated what I know ({c.subject}): \u201c{snippet(c.new, 80)}\u201d "
+                f"({local_day(c.new.created_at)}) replaces \u201c{snippet(c.old, 80)}\u201d "
                 f"({local_day(c.old.created_at)}). Both are kept; answers use the newer.")
         self.query_one(ChatLog).add("note", note)
         self.notify(note, title="Conflicting memories", timeout=8)

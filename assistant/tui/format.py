@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
+from assistant.memory.text import body
 from memory_store.records import Hit
 
 _TURN = re.compile(r"^conversation:(?P<cid>\d+)#turn=(?P<turn>\d+)$")
@@ -33,10 +34,9 @@ def source_label(hit: Hit, titles: dict[int, str] | None = None) -> str:
     return f"{path}, {where}" if where else path or hit.kind
 
 
-def snippet(text: str, limit: int = 160) -> str:
-    """The memory text on one line, without its leading "[date]" (shown separately)."""
-    flat = " ".join(text.split())
-    flat = re.sub(r"^\[\d{1,2} \w+ \d{4}\] ", "", flat)
+def snippet(hit: Hit, limit: int = 160) -> str:
+    """The memory's text on one line, without its date (shown separately)."""
+    flat = " ".join(body(hit).split())
     return flat if len(flat) <= limit else flat[: limit - 1] + "\u2026"
 
 

@@ -26,7 +26,7 @@ class ConfirmForget(ModalScreen[list[int]]):
             yield Label(f"Forget memories matching \u201c{self.query_text}\u201d? "
                         "Untick any to keep. This cannot be undone.", classes="dialog-title")
             yield SelectionList[int](*[
-                (f"#{h.id} {local_day(h.created_at)}: {snippet(h.text, 90)}", h.id, True)
+                (f"#{h.id} {local_day(h.created_at)}: {snippet(h, 90)}", h.id, True)
                 for h in self.hits])
             with Horizontal(classes="buttons"):
                 yield Button("Forget selected", variant="error", id="forget")

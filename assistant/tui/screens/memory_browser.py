@@ -60,7 +60,7 @@ class MemoryBrowser(Screen[None]):
         for h in hits:
             table.add_row(str(h.id), h.kind, local_day(h.created_at),
                           source_label(h, self.titles)[:30],
-                          snippet(h.text, 70) + flags(h), key=str(h.id))
+                          snippet(h, 70) + flags(h), key=str(h.id))
         self.sub_title = f"{len(hits)} memories"
 
     def _selected(self):

@@ -17,7 +17,7 @@ class MemoryItem(ListItem):
         weight = "" if hit.weight is None else f"{hit.weight:.0%} \u00b7 "
         head = f"{n}. {weight}{local_day(hit.created_at)} \u00b7 {source_label(hit, titles)}"
         super().__init__(Label(head + flags(hit), classes="memory-head"),
-                         Label(snippet(hit.text), classes="memory-text"))
+                         Label(snippet(hit), classes="memory-text"))
         self.hit = hit
 
 
