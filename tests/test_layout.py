@@ -4,6 +4,7 @@ never imports assistant, no import cycles, no module over 450 lines, and only
 memory/text.py reads a memory's speaker or date out of its text."""
 
 import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -78,6 +79,41 @@ def test_memory_store_never_imports_the_app():
     for name, path in modules().items():
         if name.startswith("memory_store"):
             assert not {n for n in imports(path) if n.split(".")[0] == "assistant"}, name
+
+
+def test_no_import_cycles():
+    edges = graph()
+    done: set[str] = set()
+
+    def visit(node: str, path: list[str]) -> None:
+        if node in path:
+            raise AssertionError("import cycle: " + " -> ".join(path[path.index(node):]
+                                                                + [node]))
+        if node in done:
+            return
+        for target in sorted(edges[node]):
+            visit(target, path + [node])
+        done.add(node)
+
+    for node in sorted(edges):
+        visit(node, [])
+
+
+def test_no_module_is_over_the_limit():
+    long = {n: len(p.read_text(encoding="utf-8").splitlines()) for n, p in modules().items()}
+    assert {n: lines for n, lines in long.items() if lines > MAX_LINES} == {}
+
+
+def test_only_the_memory_text_schema_reads_speakers_and_dates_out_of_text():
+    """The date prefix ("[3 May 2024] ") and a speaker's "Name: " are written and read in
+    assistant/memory/text.py alone: no other module holds a pattern for the date prefix,
+    splits a memory's text, or reads a speaker or question flag out of meta by hand."""
+    readers = re.compile(r"\\\[\\d\{1,2\} |\.text\.split\([\"']|split\(\"\] \"|"
+                         r"meta[^\n]{0,20}\b(speaker|question)\b")
+    for name, path in modules().items():
+        if name != "assistant.memory.text":
+            found = readers.search(path.read_text(encoding="utf-8"))
+            assert found is None, (name, found and found.group(0))
 
 
 def test_starting_the_product_loads_no_evaluation_code():

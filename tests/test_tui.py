@@ -42,10 +42,13 @@ class SlowGenerator:
         self.real = real
         self.name = real.name
         self.pieces = 0  # written so far
-        self.tuned, self.chat = real.tuned, real.chat
+        self.tuned, self.chat, self.tools = real.tuned, real.chat, real.tools
 
     def load(self) -> None:
         self.real.load()
+
+    def turn(self, messages, **kw):
+        return self.real.turn(messages, **kw)
 
     def stream(self, prompt, *, max_new_tokens=64, stop=("\n",)):
         for piece in self.real.stream(prompt, max_new_tokens=max_new_tokens, stop=()):
@@ -95,7 +98,7 @@ async def until(pilot, condition, timeout: float = 120.0) -> None:
 
 
 def answering(app: MemoryApp) -> bool:
-    return app.answering or any(w.group == "answer" and w.is_running for w in app.workers)
+    return app.chat.answering or any(w.group == "answer" and w.is_running for w in app.workers)
 
 
 async def send(pilot, app: MemoryApp, text: str) -> None:
@@ -135,7 +138,7 @@ async def test_a_message_sent_while_the_models_load_is_answered_when_they_are(
         gated.gate.set()
         await until(pilot, lambda: app.ready and not answering(app))
         assert messages(app)[-1][1]  # answered (an abstention: nothing was said yet)
-        cid = app.conversation_id
+        cid = app.chat.conversation_id
         assert [m.role for m in app.agent.transcript(cid)] == ["user", "assistant"]
 
 
@@ -206,12 +209,12 @@ async def test_idle_time_and_quitting_each_write_the_summary(settings, encoder, 
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: app.ready)
         await send(pilot, app, "We are planning a trip to Kyoto in April.")
-        cid = app.conversation_id
+        cid = app.chat.conversation_id
 
         def summaries():
             return app.agent.store.conversation_memories(cid, "summary")
 
-        app._idle_check()  # what the app's 30 s interval runs
+        app.chat._idle_check()  # what the app's 30 s interval runs
         await until(pilot, lambda: bool(summaries()))
         (idle,) = summaries()
         assert idle.meta["messages"] == 2 and "Kyoto" in idle.text
@@ -325,7 +328,7 @@ async def test_conversation_search_rename_and_delete(settings, encoder, generato
         await until(pilot, lambda: type(app.screen).__name__ == "TextPrompt")
         app.screen.query_one("Input").value = "Boat"
         await pilot.press("enter")
-        await until(pilot, lambda: "Boat" in app.titles.values())
+        await until(pilot, lambda: "Boat" in app.chat.titles.values())
         app.query_one("#conversations").focus()
         await pilot.press("d")
         await until(pilot, lambda: type(app.screen).__name__ == "TextPrompt")
@@ -333,7 +336,7 @@ async def test_conversation_search_rename_and_delete(settings, encoder, generato
         await until(pilot, lambda: len(app.agent.conversations()) == 1)
         # The cursor was on the open conversation ("Dinner ..."): it is gone, and the chat
         # is a fresh one.
-        assert list(app.titles.values()) == ["Boat"]
+        assert list(app.chat.titles.values()) == ["Boat"]
         assert messages(app) == []
 
 

@@ -74,9 +74,14 @@ class MemoryBrowser(Screen[None]):
 
     def action_pin(self) -> None:
         if hit := self._selected():
-            self.agent.set_pinned(hit.id, not hit.pinned)
-            self.notify(f"memory #{hit.id} {'unpinned' if hit.pinned else 'pinned'}")
-            self.refresh_hits()
+            self._pin(hit.id, not hit.pinned)
+
+    @work(thread=True, group="browse-write")
+    def _pin(self, memory_id: int, pinned: bool) -> None:
+        self.agent.set_pinned(memory_id, pinned)
+        self.app.call_from_thread(self.notify, f"memory #{memory_id} "
+                                               f"{'pinned' if pinned else 'unpinned'}")
+        self.app.call_from_thread(self.refresh_hits)
 
     def action_forget(self) -> None:
         if hit := self._selected():
