@@ -32,9 +32,10 @@ def load_checkpoint(path) -> tuple[LTMT, dict]:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
         model = LTMT(LTMTConfig(**ckpt["config"]))
         model.load_state_dict(ckpt["state_dict"])
-    except Exception as exc:
-        raise ValueError(f"LTM-T weights {path} cannot be read ({exc}); reinstall the "
-                         "assistant, or make them again with `assistant train`") from exc
+    except Exception as exc:  # torch's own message is pages long: the cause is chained
+        raise ValueError(f"LTM-T weights {path} cannot be read: not an LTM-T checkpoint "
+                         f"({type(exc).__name__}); reinstall the assistant, or make them "
+                         "again with `assistant train`") from exc
     model.query_adapter = ckpt.get("query_adapter")
     return model.eval(), ckpt.get("record", {})
 
