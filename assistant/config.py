@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import tomllib
 from dataclasses import dataclass, field, fields
@@ -11,6 +12,10 @@ import platformdirs
 
 APP_NAME = "assistant"
 CONFIG_FILE = "config.toml"
+
+
+RETIRED = {"search_k"}  # settings older versions had: ignored (with a warning), not refused
+log = logging.getLogger(__name__)
 
 
 class ConfigError(ValueError):
@@ -25,8 +30,7 @@ class Settings:
     cache_dir: Path
     k: int = 6  # memories recalled and shown for an answer
     prompt_memories: int = 3  # of those, given to the generator: the 135M model does best
-    # with few (held-out LoCoMo F1, README)
-    search_k: int = 10
+    # with few (held-out LoCoMo F1, docs/evaluation.md)
     max_new_tokens: int = 24  # a small model's answers are short phrases
     chat_max_new_tokens: int = 400  # a chat model's replies are sentences
     # Memory searches a tool-calling server's model may make before it answers (0: none).
@@ -85,6 +89,9 @@ def load_settings(home: Path | None = None) -> Settings:
         raise ConfigError(f"{path}: not valid TOML ({exc}); fix or delete it.") from exc
     known = {f.name: f for f in fields(Settings)}
     for key, value in values.items():
+        if key in RETIRED:
+            log.warning("%s: %s is no longer used; it can be removed", path, key)
+            continue
         if key not in known or key == "home":
             raise ConfigError(f"{path}: unknown setting {key!r}; known: "
                               f"{', '.join(k for k in known if k != 'home')}.")

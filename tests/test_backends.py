@@ -249,9 +249,16 @@ def test_prompt_style_picks_the_prompt(server, tmp_path):
 
 
 def test_the_embedded_model_takes_chat_messages(generator):
+    """Chat messages are rendered with the model's own chat template: the reply is what
+    transformers' generate writes after that template."""
     messages = [{"role": "user", "content": "Say hello."}]
-    assert complete(generator, messages, max_new_tokens=6, stop=()) == complete(
-        generator, generator.chat_prompt(messages), max_new_tokens=6, stop=())
+    ids = generator.tokenizer.apply_chat_template(messages, add_generation_prompt=True,
+                                                  return_tensors="pt", return_dict=True)
+    ids = ids["input_ids"]
+    out = generator.model.generate(ids, max_new_tokens=6, do_sample=False)
+    expected = generator.tokenizer.decode(out[0, ids.shape[1]:], skip_special_tokens=True)
+    assert expected.strip()
+    assert complete(generator, messages, max_new_tokens=6, stop=()) == expected
 
 
 @pytest.mark.slow

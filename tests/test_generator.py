@@ -33,7 +33,11 @@ def built(cache_dir: Path) -> EmbeddedGenerator:
 
 @pytest.fixture(scope="module")
 def story(generator: EmbeddedGenerator) -> str:
-    return complete(generator, PROMPT, max_new_tokens=STORY_TOKENS, stop=())
+    """What transformers' own greedy `generate` writes for PROMPT: the reference every
+    stream of ours must reproduce, piece by piece."""
+    ids = generator.tokenizer(PROMPT, return_tensors="pt").input_ids
+    out = generator.model.generate(ids, max_new_tokens=STORY_TOKENS, do_sample=False)
+    return generator.tokenizer.decode(out[0, ids.shape[1]:], skip_special_tokens=True)
 
 
 @contextmanager
@@ -72,21 +76,19 @@ def test_cache_is_written_and_reproduces_the_gguf_model(
     cached = EmbeddedGenerator(cache_dir)
     cached.load()
     assert (built.loaded_from, cached.loaded_from) == ("gguf", "cache")
-    # The session's model (another cache of the same GGUF) wrote `story`.
+    # `story` is transformers' own generate on the session's model (another cache of it).
     for gen in (built, cached):
         assert complete(gen, PROMPT, max_new_tokens=STORY_TOKENS, stop=()) == story
 
 
-def test_stream_yields_pieces_that_join_to_complete(generator: EmbeddedGenerator,
-                                                    story: str) -> None:
-    pieces = list(generator.stream(PROMPT, max_new_tokens=STORY_TOKENS, stop=()))
-    assert len(pieces) > 1
-    assert all(pieces)
-    assert "".join(pieces) == story
-
-
-def test_greedy_output_is_deterministic(generator: EmbeddedGenerator, story: str) -> None:
+def test_the_stream_is_greedy_generation_in_pieces(generator: EmbeddedGenerator,
+                                                   story: str) -> None:
+    """Our own decoding loop (one KV cache, logits for the last position only) writes
+    what transformers' generate writes, as it goes: many pieces, none empty."""
     assert len(story.split()) > 5
+    pieces = list(generator.stream(PROMPT, max_new_tokens=STORY_TOKENS, stop=()))
+    assert len(pieces) > 1 and all(pieces)
+    assert "".join(pieces) == story
     assert complete(generator, PROMPT, max_new_tokens=STORY_TOKENS, stop=()) == story
 
 

@@ -85,11 +85,6 @@ def test_resolves_each_form(text, phrase, start, end, granularity):
     assert text[ref.span[0] : ref.span[1]] == phrase
 
 
-def test_case_table_is_large_and_covers_every_granularity():
-    assert len(CASES) >= 30
-    assert {c[4] for c in CASES} == {"day", "week", "month", "year", "weekend"}
-
-
 @pytest.mark.parametrize(
     "text",
     [

@@ -137,7 +137,8 @@ async def test_a_message_sent_while_the_models_load_is_answered_when_they_are(
         assert "will be answered" in str(app.query_one("#status").render())
         gated.gate.set()
         await until(pilot, lambda: app.ready and not answering(app))
-        assert messages(app)[-1][1]  # answered (an abstention: nothing was said yet)
+        # Answered: nothing was said yet (its own words are not a memory to recall).
+        assert messages(app)[-1][1] == "I have nothing about your sister in my memories."
         cid = app.chat.conversation_id
         assert [m.role for m in app.agent.transcript(cid)] == ["user", "assistant"]
 
