@@ -133,7 +133,7 @@ async def test_every_tool_over_stdio(mcp_home, model_cache):
 @pytest.mark.slow
 async def test_printed_client_config_starts_the_server(settings):
     """The configuration `assistant mcp --print-config` prints, used as is, starts a server
-    a client can call (what the README tells a user to paste)."""
+    a client can call (what docs/mcp.md tells a user to paste)."""
     out = subprocess.run([sys.executable, "-m", "assistant.cli", "--home", str(settings.home),
                           "mcp", "--print-config"], capture_output=True, text=True, check=True)
     entry = json.loads(out.stdout)["mcpServers"]["memory"]

@@ -3,7 +3,7 @@ near the turns that answer it. Memories keep the plain encoder's vectors, so a s
 depends on it; the adapter travels inside the LTM-T checkpoint it was trained with.
 
 Held out by conversation (five dev conversations, leave one out), the adapted questions
-alone find the evidence in the top 10 for 0.669 of questions against 0.505 (README).
+alone find the evidence in the top 10 for 0.669 of questions against 0.505 (docs/ltmt.md).
 """
 
 from __future__ import annotations

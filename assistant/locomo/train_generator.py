@@ -29,7 +29,7 @@ from memory_store.records import Hit
 
 PROMPT_MEMORIES = 3
 MAX_TARGET_TOKENS = 32
-# Fixed before any held-out figure was seen (README); train_command records them.
+# Fixed before any held-out figure was seen (docs/models.md); train_command records them.
 SETTINGS = {"lr": 1e-3, "rank": 8, "alpha": 16.0, "first_layer": 15, "batch": 8}
 
 
