@@ -10,7 +10,7 @@ import re
 import sys
 from pathlib import Path
 
-from assistant.config import ConfigError, Settings, load_settings
+from assistant.config import ConfigError, Settings, load_settings, positive_int
 from memory_store.records import Hit, iso
 
 log = logging.getLogger("assistant")
@@ -198,17 +198,6 @@ def cmd_mcp(agent, args) -> int:
     return 0
 
 
-def _count(value: str) -> int:
-    """A number of memories: a whole number of at least 1."""
-    try:
-        n = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"{n} is not at least 1")
-    return n
-
-
 def _text(words: list[str]) -> str:
     """Command-line words as text: bytes that are not UTF-8 (Python keeps them as
     surrogates) become U+FFFD instead of breaking the tokenizer."""
@@ -244,7 +233,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.set_defaults(fn=run_chat)
     a = sub.add_parser("ask", help="answer one question from memory")
     a.add_argument("question", nargs="*", help="the question (quote it, or put it after --)")
-    a.add_argument("-k", type=_count, default=None, help="memories recalled (1 or more)")
+    a.add_argument("-k", type=positive_int, default=None, help="memories recalled (1 or more)")
     a.add_argument("--json", action="store_true")
     a.add_argument("--no-ltmt", action="store_true", help="plain hybrid retrieval (ablation)")
     a.set_defaults(fn=cmd_ask)
@@ -254,7 +243,7 @@ def build_parser() -> argparse.ArgumentParser:
     i.set_defaults(fn=cmd_import)
     s = sub.add_parser("search", help="search memories")
     s.add_argument("query", nargs="*", help="what to search for (words starting with - too)")
-    s.add_argument("-k", type=_count, default=10, help="how many (1 or more)")
+    s.add_argument("-k", type=positive_int, default=10, help="how many (1 or more)")
     s.add_argument("--json", action="store_true")
     s.add_argument("--no-ltmt", action="store_true", help="plain hybrid retrieval (ablation)")
     s.set_defaults(fn=cmd_search)

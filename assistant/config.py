@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import tomllib
+from argparse import ArgumentTypeError
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
@@ -103,3 +104,14 @@ def load_settings(home: Path | None = None) -> Settings:
         setattr(settings, key, value)
     settings.store_url = os.environ.get("ASSISTANT_STORE") or settings.store_url
     return settings
+
+
+def positive_int(value: str) -> int:
+    """A command-line count (memories, runs, queries): a whole number of at least 1."""
+    try:
+        n = int(value)
+    except ValueError:
+        raise ArgumentTypeError(f"{value!r} is not a whole number") from None
+    if n < 1:
+        raise ArgumentTypeError(f"{n} is not at least 1")
+    return n

@@ -152,11 +152,7 @@ class StoreBase:
         """Insert a document with its memories, replacing any earlier version of the same
         path, in one transaction: a failure leaves the old version intact."""
         with self.Write.begin() as s:
-            self._take_turns(s, path)
-            old = s.scalar(select(Document).where(Document.path == path))
-            if old is not None:
-                s.delete(old)
-                s.flush()
+            self._drop_document(s, path)
             doc = Document(path=path, content_hash=content_hash, kind=kind, title=title,
                            modified_at=modified_at)
             s.add(doc)
@@ -217,13 +213,18 @@ class StoreBase:
     def publish_document(self, document_id: int, path: str) -> None:
         """The staged document becomes `path`'s, replacing the old version at once."""
         with self.Write.begin() as s:
-            self._take_turns(s, path)
-            old = s.scalar(select(Document).where(Document.path == path))
-            if old is not None:
-                s.delete(old)
-                s.flush()
+            self._drop_document(s, path)
             s.execute(update(Document).where(Document.id == document_id).values(path=path))
         self._changed()
+
+    def _drop_document(self, s: Session, path: str) -> None:
+        """The document imported from `path`, with its memories, deleted in `s` (after
+        taking turns with other writers of that path)."""
+        self._take_turns(s, path)
+        old = s.scalar(select(Document).where(Document.path == path))
+        if old is not None:
+            s.delete(old)
+            s.flush()
 
     def _add_conversation(self, s: Session, conv: NewConversation, document_id: int | None
                           ) -> list[Memory]:

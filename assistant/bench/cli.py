@@ -9,7 +9,7 @@ import json
 import sys
 from pathlib import Path
 
-from assistant.config import Settings
+from assistant.config import Settings, positive_int
 
 COMMANDS = {
     "bench": "benchmarks that print figures",
@@ -17,16 +17,6 @@ COMMANDS = {
     "train-generator": "train the answer adapter (LoRA) of the embedded model on "
                        "LoCoMo-format conversations",
 }
-
-
-def _count(value: str) -> int:
-    try:
-        n = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"{n} is not at least 1")
-    return n
 
 
 def _encoder():
@@ -146,17 +136,17 @@ def _bench_parser(store: str | None) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="assistant bench", description=COMMANDS["bench"])
     sub = p.add_subparsers(dest="bench", required=True)
     sc = sub.add_parser("scale", help="search and ingest speed at N memories")
-    sc.add_argument("--memories", type=_count, default=100_000)
-    sc.add_argument("--queries", type=_count, default=200)
+    sc.add_argument("--memories", type=positive_int, default=100_000)
+    sc.add_argument("--queries", type=positive_int, default=200)
     sc.add_argument("--store", default=store, help="an empty PostgreSQL database to fill "
                     "instead of a temporary SQLite store")
     sc.add_argument("--json", action="store_true", help="one line of JSON")
     sc.set_defaults(fn=bench_scale)
     st = sub.add_parser("startup", help="seconds until the chat app's first screen")
-    st.add_argument("--runs", type=_count, default=5)
+    st.add_argument("--runs", type=positive_int, default=5)
     st.set_defaults(fn=bench_startup)
     ft = sub.add_parser("first-token", help="seconds from a question to its first piece")
-    ft.add_argument("--runs", type=_count, default=5)
+    ft.add_argument("--runs", type=positive_int, default=5)
     ft.set_defaults(fn=bench_first_token)
     lo = sub.add_parser("locomo", help="evidence recall on LoCoMo conversations")
     lo.add_argument("files", nargs="+")
@@ -174,7 +164,7 @@ def _bench_parser(store: str | None) -> argparse.ArgumentParser:
     pe.set_defaults(fn=bench_personal)
     fa = sub.add_parser("faults", help="kill imports, chats and forgets at random moments "
                         "and check the store after each")
-    fa.add_argument("--runs", type=_count, default=50)
+    fa.add_argument("--runs", type=positive_int, default=50)
     fa.add_argument("--seed", type=int, default=0)
     fa.set_defaults(fn=bench_faults)
     ig = sub.add_parser("ingest", help="chunks/s and peak memory importing a big text "

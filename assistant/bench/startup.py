@@ -131,7 +131,7 @@ def first_token(settings, runs: int = 5) -> dict:
             chat_s.append(time.perf_counter() - started)
             answer.close()
             prompt = answer_prompt(question, answer.sources[:settings.prompt_memories],
-                                   examples=not getattr(agent.generator, "tuned", False))
+                                   examples=not agent.generator.tuned)
             started = time.perf_counter()
             next(iter(agent.generator.stream(prompt, max_new_tokens=1)), None)
             bare_s.append(time.perf_counter() - started)
