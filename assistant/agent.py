@@ -369,11 +369,12 @@ class Agent:
 
         def done(reply: Reply) -> None:
             # The model's own answers are kept as messages, not memories: a 135M model's
-            # guesses must not come back later as facts.
-            stopped = reply.verdict == "stopped"
-            if reply.text or stopped:
-                self.store.add_message(conversation_id, "assistant",
-                                       (reply.text + (" [stopped]" if stopped else "")).strip(),
+            # guesses must not come back later as facts. The transcript says what happened.
+            said = {"stopped": f"{reply.text} [stopped]",
+                    "failed": f"{reply.text} [failed: {reply.error}]"}.get(reply.verdict,
+                                                                          reply.text)
+            if said.strip():
+                self.store.add_message(conversation_id, "assistant", said.strip(),
                                        to_utc(self.clock()))
             recaller.save_state(conversation_id, recalled.state)
 

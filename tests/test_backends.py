@@ -173,6 +173,19 @@ def test_agent_answers_through_the_server_with_the_chat_prompt(server, settings,
         assert "The closest: \u201cUser: My aunt lives in Lisbon" in asked
 
 
+def test_a_failed_answer_says_so_in_the_reply_and_the_transcript(server, settings, encoder):
+    server.status = 503
+    with Agent(replace(settings, model=server.url), encoder=encoder, clock=lambda: NOW) as agent:
+        cid = agent.new_conversation("t")
+        answer = agent.chat_turn(cid, "Where does my aunt live?")
+        with pytest.raises(GeneratorUnavailable, match="HTTP 503"):
+            "".join(answer)
+        assert answer.reply.verdict == "failed" and "HTTP 503" in answer.reply.error
+        assert answer.support is None
+        said = agent.transcript(cid)[-1]
+        assert said.role == "assistant" and said.text.startswith("[failed: model server ")
+
+
 def test_a_tool_calling_model_searches_memory_before_it_answers(server, settings, encoder):
     """With a server that calls tools, the model searches the real store for what the
     first recall missed, sees each step in the chat and the transcript, and its answer
