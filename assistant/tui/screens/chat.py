@@ -229,7 +229,8 @@ class ChatScreen(Screen[None]):
         except CommandError as exc:
             self.notify(str(exc), severity="error")
             return
-        if command.name not in ("chat", "new", "help") and self.agent is None:
+        if command.name not in ("chat", "new", "help", "remember", "forget") \
+                and self.agent is None:  # those wait for the models in their workers
             self.notify("still opening the data folder", severity="warning")
             return
         prompt.remember(line)
