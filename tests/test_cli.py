@@ -157,6 +157,7 @@ def test_ask_streams_an_answer_and_lists_its_sources(imported):
     data = json.loads(run(home, "ask", "Who planted the persimmon tree?", "--json").stdout)
     # A document's question is answered with the document's own sentence, quoted.
     assert data["answer"] == "\u201cThe persimmon tree was planted by grandfather Vasco.\u201d"
+    assert data["verdict"] == "answered"
     assert data["support"]["source"] == "page.html#Garden"  # the memory it rests on
     assert data["sources"][0]["source"].startswith("page.html")
     assert all(s["weight"] is not None for s in data["sources"])  # ranked by LTM-T

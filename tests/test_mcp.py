@@ -102,7 +102,7 @@ async def test_every_tool_over_stdio(mcp_home, model_cache):
         assert [i["path"] for i in imported["imported"]] == [str(allowed / "boat.md")]
 
         answer = payload(await client.call_tool("ask", {"question": "Where is Kestrel moored?"}))
-        assert "pontoon 14" in answer["answer"]
+        assert "pontoon 14" in answer["answer"] and answer["verdict"] == "answered"
         assert "boat.md" in answer["support"]["source"], answer["support"]
 
         convs = payload(await client.call_tool("list_conversations"))
