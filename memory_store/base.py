@@ -5,7 +5,6 @@ add the searches, their checks, and what each keeps beside the database."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
 from datetime import datetime
 
 import numpy as np
@@ -15,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from memory_store.fusion import hit
 from memory_store.models import Conversation, Document, Memory, Message, Meta, ModelState, utcnow
 from memory_store.records import (
+    CheckReport,
     ConversationRecord,
     DocumentRecord,
     Hit,
@@ -29,26 +29,6 @@ BACKFILL_BATCH = 1000
 
 class EmbeddingMismatchError(RuntimeError):
     """The store holds vectors of another embedding model or dimension."""
-
-
-@dataclass(frozen=True)
-class CheckReport:
-    """What `doctor` and `bench faults` learn of a store: the database's own integrity
-    check, the word index against the text, links to rows that are gone, and vectors the
-    vector index holds wrongly (a cache that is not the database's)."""
-
-    database_ok: bool
-    fulltext_ok: bool
-    broken_links: int
-    index_mismatches: int
-
-    @property
-    def ok(self) -> bool:
-        return self.database_ok and self.fulltext_ok and not self.broken_links \
-            and not self.index_mismatches
-
-    def to_json(self) -> dict:
-        return asdict(self)
 
 
 class StoreBase:
@@ -288,6 +268,15 @@ class StoreBase:
         with self.Write.begin() as s:
             return bool(s.execute(delete(Memory).where(Memory.id == memory_id)).rowcount)
 
+    def scrub(self) -> None:
+        """After forgetting: leave no copy of deleted text in the database's files (an
+        index's old segments, a journal, free pages); each backend knows its own."""
+
+    def set_message_text(self, message_id: int, text: str) -> None:
+        """Rewrite what a transcript says a message was (what is forgotten is taken out)."""
+        with self.Write.begin() as s:
+            s.execute(update(Message).where(Message.id == message_id).values(text=text))
+
     def set_pinned(self, memory_id: int, pinned: bool) -> bool:
         """Pin (keep and prefer) or unpin a memory; False if it does not exist."""
         with self.Write.begin() as s:
@@ -299,13 +288,21 @@ class StoreBase:
         with self.Write.begin() as s:
             s.execute(update(Memory).where(Memory.id == old_id).values(superseded_by=new_id))
 
-    def active_about(self, subject: str) -> list[Hit]:
-        """Memories stating `subject` (meta.subject) that nothing has superseded yet."""
+    def with_meta(self, key: str, present: bool = True, kinds: Sequence[str] = ()
+                  ) -> list[Hit]:
+        """Memories whose meta has (or lacks) `key`, in the order they were said."""
+        cond = Memory.meta[key].as_string()
+        q = select(Memory).where(cond.is_not(None) if present else cond.is_(None))
+        if kinds:
+            q = q.where(Memory.kind.in_(kinds))
         with self.Session() as s:
-            rows = s.scalars(select(Memory).where(
-                Memory.meta["subject"].as_string() == subject,
-                Memory.superseded_by.is_(None)).order_by(Memory.created_at))
-            return [hit(m) for m in rows]
+            return [hit(m) for m in s.scalars(q.order_by(Memory.created_at, Memory.id))]
+
+    def set_metas(self, metas: dict[int, dict]) -> None:
+        """Replace these memories' meta, in one transaction."""
+        with self.Write.begin() as s:
+            for memory_id, meta in metas.items():
+                s.execute(update(Memory).where(Memory.id == memory_id).values(meta=meta))
 
     def rename_conversation(self, conversation_id: int, title: str) -> None:
         with self.Write.begin() as s:

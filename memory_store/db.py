@@ -116,6 +116,7 @@ def _set_pragmas(dbapi_conn: sqlite3.Connection, _record: object) -> None:
     # First: switching a new file to WAL takes a lock another opener may hold.
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA secure_delete=ON")  # forgotten text is zeroed, not left in free pages
     _wal(cursor)
     # Safe with WAL: a power cut can lose the last commit, never corrupt the file.
     cursor.execute("PRAGMA synchronous=NORMAL")

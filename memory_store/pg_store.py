@@ -12,6 +12,7 @@ others on their next search.
 from __future__ import annotations
 
 import functools
+import logging
 import re
 import time
 import uuid
@@ -67,6 +68,8 @@ def migrations(dim: int) -> list[Migration]:
 SCHEMA_VERSION = len(migrations(0))
 
 
+log = logging.getLogger(__name__)
+
 class _MetaVersion:
     """PostgreSQL keeps the schema version in the meta table; an advisory lock held for
     the transaction makes processes opening a new database take turns."""
@@ -109,6 +112,17 @@ class PostgresStore(StoreBase):
         self._opened()
         self._vector = f"m.embedding::vector({dim})"  # the HNSW index's own expression
         self._common, self._common_at = frozenset(), -1e9
+
+    def scrub(self) -> None:
+        """A deleted row stays in the table's files until they are rewritten: VACUUM FULL
+        writes them anew (a forget is rare; the tables are locked while it runs)."""
+        with self._engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            for table in ("memories", "messages"):
+                conn.exec_driver_sql(f"VACUUM FULL {table}")
+            try:  # needs pg_checkpoint (or superuser): the log is recycled sooner with it
+                conn.exec_driver_sql("CHECKPOINT")
+            except Exception as exc:
+                log.info("CHECKPOINT after a forget was refused: %s", exc)
 
     def check(self) -> CheckReport:
         """The full-text column against the text, and links to rows that are gone."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 
 import numpy as np
@@ -110,3 +110,23 @@ class Hit:
             "weight": None if self.weight is None else round(self.weight, 6),
             "meta": self.meta or {},
         }
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    """What `doctor` and `bench faults` learn of a store: the database's own integrity
+    check, the word index against the text, links to rows that are gone, and vectors the
+    vector index holds wrongly (a cache that is not the database's)."""
+
+    database_ok: bool
+    fulltext_ok: bool
+    broken_links: int
+    index_mismatches: int
+
+    @property
+    def ok(self) -> bool:
+        return self.database_ok and self.fulltext_ok and not self.broken_links \
+            and not self.index_mismatches
+
+    def to_json(self) -> dict:
+        return asdict(self)

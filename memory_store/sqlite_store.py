@@ -252,6 +252,15 @@ class SqliteStore(StoreBase):
             self.flush()
         return deleted
 
+    def scrub(self) -> None:
+        """FTS5 keeps a deleted row's terms in its index segments until they are merged;
+        secure_delete (set on every connection) zeroes the freed pages; the checkpoint
+        empties the write-ahead log that still holds the old pages."""
+        with self.Write.begin() as s:
+            s.execute(text("INSERT INTO memories_fts(memories_fts) VALUES ('optimize')"))
+        with self._engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+
     # Reading -----------------------------------------------------------------------------
 
     @_index_locked
