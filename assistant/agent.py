@@ -8,21 +8,23 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Generator, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from assistant.answer import pipeline
 from assistant.answer.draft import Reply
+from assistant.answer.person import needed, personal
 from assistant.answer.protocol import Generator as Model
-from assistant.answer.summary import summarize_messages
+from assistant.answer.streamed import Answer, Conflict
+from assistant.answer.summary import extractive, summarize_messages
 from assistant.commands import is_question
 from assistant.config import Settings
 from assistant.memory import text as memory_text
+from assistant.memory.annotator import Annotator, Replaced
 from assistant.memory.encoder import Encoder
-from assistant.memory.facts import Statement, conflicts, statements
+from assistant.memory.facts import sentences
 from assistant.memory.timeparse import time_window
 from memory_store.open import open_store
 from memory_store.records import ConversationRecord, Hit, MessageRecord, NewMemory
@@ -33,73 +35,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 HISTORY_TURNS = 4  # recent messages of this conversation shown to the generator
 MATCH_SIMILARITY = 0.35  # MiniLM cosine below which a memory is not about the query
-
-
-@dataclass
-class Conflict:
-    """A newer statement replaced an older one on the same subject; both are kept."""
-
-    subject: str
-    old: Hit
-    new: Hit
-
-
-@dataclass
-class Answer:
-    """A streamed answer: iterate it for what to show; then `reply` says what it was
-    (answered, abstained, noted, stopped, failed), what it rests on, what it was given.
-
-    Call `close()` when stopping early (Esc): what was shown so far and the LTM-T state
-    are stored then. Normal completion stores them by itself.
-    """
-
-    sources: list[Hit]
-    pieces: Generator[str, None, Reply]
-    conflicts: list[Conflict] = field(default_factory=list)
-    on_done: Callable[[Reply], None] | None = None
-    reply: Reply | None = None
-    _shown: list[str] = field(default_factory=list)
-
-    def __iter__(self) -> Iterator[str]:
-        while self.reply is None:
-            try:
-                piece = next(self.pieces)
-            except StopIteration as done:
-                self._finish(done.value)
-                return
-            except Exception as exc:  # the model or its server: the Reply says so
-                self._finish(Reply(self._so_far(), "failed", None, self.sources, str(exc)))
-                raise
-            self._shown.append(piece)
-            yield piece
-
-    @property
-    def text(self) -> str:
-        return self.reply.text if self.reply is not None else self._so_far()
-
-    @property
-    def support(self) -> Hit | None:
-        """The memory the answer rests on; None until it is answered, and for anything
-        but an answer."""
-        return self.reply.support if self.reply is not None and self.reply.answered else None
-
-    @property
-    def cancelled(self) -> bool:
-        return self.reply is not None and self.reply.verdict == "stopped"
-
-    def close(self) -> None:
-        """Stop writing (if still going) and persist what there is; idempotent."""
-        if self.reply is None:
-            self.pieces.close()  # releases the generator's lock at once
-            self._finish(Reply(self._so_far(), "stopped", None, self.sources))
-
-    def _so_far(self) -> str:
-        return "".join(self._shown).strip()
-
-    def _finish(self, reply: Reply) -> None:
-        self.reply = reply
-        if self.on_done:
-            self.on_done(reply)
 
 
 def local_now() -> datetime:
@@ -126,6 +61,7 @@ class Agent:
         self._generator = generator
         self.use_ltmt = use_ltmt
         self._recaller: Recaller | None = None
+        self._people: Annotator | None = None
         self._tools_refused = False  # the model's server refused tools: ask it plainly
         self._lock = threading.RLock()  # one model call at a time (UI workers, idle timer)
         self.store = open_store(settings.home, settings.store_url,
@@ -133,6 +69,16 @@ class Agent:
         # Memories written before the one memory-text schema get its meta, once per store.
         if changed := self.store.backfill(memory_text.SCHEMA, memory_text.backfill):
             log.info("wrote the memory-text schema's meta of %d memories", changed)
+
+    @property
+    def people(self) -> Annotator:
+        """Who is who in the user's life and what is true of them, from their memories;
+        memories not read yet (an import, an older store) are read on first use."""
+        with self._lock:
+            if self._people is None:
+                self._people = Annotator(self.store)
+                self._people.pending()
+            return self._people
 
     # Models ------------------------------------------------------------------------------
 
@@ -218,6 +164,7 @@ class Agent:
     def delete_conversation(self, conversation_id: int) -> None:
         """Delete a conversation and everything remembered from it."""
         self.store.delete_conversation(conversation_id)
+        self._forgot()
 
     def transcript(self, conversation_id: int) -> list[MessageRecord]:
         return self.store.messages(conversation_id)
@@ -252,7 +199,7 @@ class Agent:
             state = r.initial_state() if state is None else state
             recalled = r.recall(question, vector, state, k or self.settings.k, now,
                                 exclude=exclude, window=time_window(question, now), **filters)
-        recalled.hits = self._prefer_newer(recalled.hits)
+        recalled.hits = self._first_needed(question, self._prefer_newer(recalled.hits))
         return recalled
 
     def context(self, history: Sequence[tuple[str, str]] = (),
@@ -265,7 +212,7 @@ class Agent:
             max_new_tokens=s.max_new_tokens, chat_max_new_tokens=s.chat_max_new_tokens,
             tool_steps=0 if self._tools_refused else s.tool_steps,
             recall=lambda q, k: self.recall(q, k), remember=self._remembered_by_model,
-            on_tools_refused=self._refused_tools)
+            on_tools_refused=self._refused_tools, people=self.people)
 
     def _refused_tools(self) -> None:
         self._tools_refused = True
@@ -283,7 +230,7 @@ class Agent:
         `source` says where a fact from outside a chat came from ("mcp:claude-code");
         `speaker` is who said it, "" when nobody did in so many words."""
         now = now or self.clock()
-        written = memory_text.fact(fact, when=now, speaker=speaker, **self._subject_meta(fact))
+        written = memory_text.fact(fact, when=now, speaker=speaker)
         memory = NewMemory(kind="fact", text=written.text, created_at=to_utc(now),
                            embedding=self.encoder.encode_one(written.text), source=source,
                            pinned=True, meta=written.meta)
@@ -292,8 +239,8 @@ class Agent:
         else:
             _, (mid,) = self.store.add_message(conversation_id, "user", said or fact,
                                                to_utc(now), memory=memory)
+        found = self._read([mid])
         hit = self.store.get(mid)
-        found = self._check_conflicts(hit)
         if conversation_id is not None:
             self.store.add_message(conversation_id, "assistant",
                                    f"I will remember that: {fact}", to_utc(self.clock()))
@@ -309,7 +256,40 @@ class Agent:
         return self.search(query, k)
 
     def forget(self, memory_ids: list[int]) -> int:
-        return sum(self.store.forget(i) for i in memory_ids)
+        """Delete memories and every copy of what they said: the words in transcripts
+        (the message, an echo or a quote of it), the conversation's summary (written again
+        without them), what was read from them about people and facts, and the indexes'
+        leftovers."""
+        hits = [h for i in memory_ids if (h := self.store.get(i)) is not None]
+        redo: set[int] = set()
+        for h in hits:
+            if h.conversation_id is not None and h.kind != "summary":
+                self._take_out(h)
+                redo.add(h.conversation_id)
+            self.store.forget(h.id)
+        for cid in redo:
+            self.summarize(cid, model=False, only_if_summarized=True)
+        if hits:
+            self.store.scrub()
+            self._forgot()
+        return len(hits)
+
+    def _take_out(self, forgotten: Hit) -> None:
+        """Each sentence of the forgotten memory is taken out of its conversation's
+        messages, wherever it was said or repeated ("I will remember that: ..."), and an
+        answer that told back a value it stated goes too."""
+        said = [s for s in sentences(memory_text.spoken(forgotten)) if len(s.split()) >= 3]
+        said = said or [memory_text.spoken(forgotten)]
+        values = [f["value"] for f in memory_text.facts(forgotten)]
+        for m in self.store.messages(forgotten.conversation_id):
+            text = m.text
+            for sentence in said:
+                text = text.replace(sentence.strip(), memory_text.FORGOTTEN)
+            if m.role == "assistant" and any(v in text for v in values):
+                text = memory_text.FORGOTTEN  # an answer that told it back
+            if text != m.text:
+                rest = text.replace(memory_text.FORGOTTEN, "").strip(" .,;:!?\n")
+                self.store.set_message_text(m.id, text if rest else memory_text.FORGOTTEN)
 
     def set_pinned(self, memory_id: int, pinned: bool) -> None:
         self.store.set_pinned(memory_id, pinned)
@@ -323,7 +303,10 @@ class Agent:
 
         with self._lock:  # waits for a model load in progress (its imports race)
             self.encoder.load()
-        return import_paths(self.store, self.encoder, paths, progress=False, on_file=on_file)
+        report = import_paths(self.store, self.encoder, paths, progress=False, on_file=on_file)
+        with self._lock:
+            self.people.pending()  # an imported chat's statements, read for people
+        return report
 
     def export(self, path: Path) -> int:
         """Write every memory to `path` (.json or .md); returns how many."""
@@ -348,7 +331,7 @@ class Agent:
         history = [(m.role, m.text)
                    for m in self.store.messages(conversation_id, last=HISTORY_TURNS)]
         # A message too long for the encoder's window is remembered in parts.
-        parts = memory_text.message(text, when=now, **self._subject_meta(text))
+        parts = memory_text.message(text, when=now)
         with self._lock:
             # The dated memory texts are stored; the message's own words search (in one
             # encoder pass, unless LTM-T's weights came with a query adapter).
@@ -361,7 +344,7 @@ class Agent:
                 conversation_id, "user", text, to_utc(now),
                 memory=[NewMemory(kind="turn", text=p.text, embedding=v, created_at=to_utc(now),
                                   meta=p.meta) for p, v in zip(parts, vectors, strict=True)])
-            found = self._check_conflicts(self.store.get(memory_ids[0]))
+            found = self._read(memory_ids)
             recaller = self.recaller
             state = recaller.load_state(conversation_id)
         # The question is searched by its own words (not the dated memory text).
@@ -383,15 +366,25 @@ class Agent:
         return Answer(recalled.hits, respond(text, recalled.hits, ctx), conflicts=found,
                       on_done=done)
 
-    def summarize(self, conversation_id: int) -> Hit | None:
-        """Write (or refresh) the summary memory of a conversation that has new messages."""
+    def summarize(self, conversation_id: int, model: bool = True,
+                  only_if_summarized: bool = False) -> Hit | None:
+        """Write (or refresh) the summary memory of a conversation that has new messages;
+        `model=False` takes the user's own sentences (after a forget: nothing else can
+        come back)."""
         messages = self.store.messages(conversation_id)
-        if not any(m.role == "user" and not is_question(m.text) for m in messages):
-            return None  # only questions were asked: nothing new to remember
         old = self.store.conversation_memories(conversation_id, kind="summary")
-        if old and (old[-1].meta or {}).get("messages") == len(messages):
+        if only_if_summarized and not old:
+            return None
+        if not any(m.role == "user" and not is_question(m.text) and m.text != memory_text.FORGOTTEN
+                   for m in messages):
+            for h in old:  # nothing said is left to summarise
+                self.store.forget(h.id)
+            return None  # only questions were asked: nothing new to remember
+        if old and (old[-1].meta or {}).get("messages") == len(messages) \
+                and not only_if_summarized:
             return old[-1]  # nothing new since the last summary
-        summary, method = summarize_messages(messages, self.generator)
+        summary, method = (summarize_messages(messages, self.generator) if model
+                           else (extractive(messages), "extractive"))
         when = messages[-1].created_at
         title = next((c.title for c in self.conversations() if c.id == conversation_id), "")
         written = memory_text.summary(summary, title=title, when=when,
@@ -400,37 +393,44 @@ class Agent:
                            embedding=self.encoder.encode_one(written.text), created_at=when,
                            source=f"conversation:{conversation_id}#summary")
         (mid,) = self.store.add_memories([memory], conversation_id=conversation_id)
-        self.forget([h.id for h in old])
+        for h in old:
+            self.store.forget(h.id)
         return self.store.get(mid)
 
     # Internals ---------------------------------------------------------------------------
 
-    @staticmethod
-    def _subject_meta(text: str) -> dict:
-        found = statements(text)
-        # One subject per memory keeps superseding exact; the first stated one wins.
-        return {"subject": found[0].subject, "value": found[0].value} if found else {}
+    def _read(self, memory_ids: Sequence[int]) -> list[Conflict]:
+        """Read new memories for people and facts; the statements they replaced."""
+        with self._lock:
+            people = self.people  # first: reads what was not read yet
+            hits = [h for i in memory_ids if (h := self.store.get(i)) is not None]
+            return [c for r in people.annotate(hits) if (c := self._conflict(r))]
 
-    def _check_conflicts(self, new: Hit | None) -> list[Conflict]:
-        """Mark older statements on the same subject as superseded by `new`."""
-        meta = (new.meta or {}) if new else {}
-        if not meta.get("subject"):
-            return []
-        stated = Statement(meta["subject"], meta["value"])
-        found = []
-        for old in self.store.active_about(stated.subject):
-            if old.id != new.id and conflicts(stated, (old.meta or {}).get("value", "")):
-                self.store.supersede(old.id, new.id)
-                old.superseded_by = new.id
-                found.append(Conflict(stated.subject, old, new))
-        return found
+    def _conflict(self, r: Replaced) -> Conflict | None:
+        old, new = self.store.get(r.old.memory_id), self.store.get(r.new.memory_id)
+        return Conflict(r.title, old, new) if old is not None and new is not None else None
+
+    def _forgot(self) -> None:
+        """What was derived from forgotten memories goes with them."""
+        with self._lock:
+            if self._people is not None:
+                self._people.reload()
+
+    def _first_needed(self, question: str, hits: list[Hit]) -> list[Hit]:
+        """What the user said about the person asked after comes first: the statements an
+        answer about them rests on, then everything but documents (a question about "my"
+        life or someone in it is not answered from a README)."""
+        people = self.people
+        wanted = [i for i in needed(question, people) if i is not None]
+        if personal(question, people):
+            hits = sorted(hits, key=lambda h: h.kind == "chunk")  # stable
+        have = {h.id: h for h in hits}
+        first = [have.pop(i, None) or self.store.get(i) for i in wanted]
+        return [h for h in first if h is not None] + [h for h in hits if h.id in have]
 
     def _prefer_newer(self, hits: list[Hit]) -> list[Hit]:
         """Each superseded memory is followed by the one that replaced it (fetched if it was
-        not recalled), and the newer is what the prompt gets. Questions put to the
-        assistant earlier go after everything that states something: they are not
-        knowledge."""
-        hits = sorted(hits, key=memory_text.asks)  # stable
+        not recalled), and the newer is what the prompt gets."""
         out, seen = [], {h.id for h in hits}
         for h in hits:
             out.append(h)

@@ -17,6 +17,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from assistant.memory import text as memory_text
 from assistant.memory.text import ASSISTANT, USER, body, speaker
 from memory_store.records import Hit
 
@@ -151,9 +152,30 @@ def _speaker_named(question: str, subject: Subject, memories: Sequence[Hit]) -> 
     return named.pop() if len(named) == 1 else None
 
 
+_SELF = re.compile(r"\b(?:i|me|my|mine|myself)\b", re.I)
+
+
+def _whom(question: str, subject: Subject, memories: Sequence[Hit]) -> list[Hit]:
+    """What the user's statements record of whom they are about decides first: a question
+    about the user alone ("Where do I live?") is not answered by a statement about their
+    sister, and a summary (everyone's facts mixed) never answers for a person."""
+    out = []
+    for h in memories:
+        about = memory_text.about(h)
+        if memory_text.form(h) == memory_text.SUMMARY and (subject.names or subject.relations):
+            continue
+        if about is not None and not subject.names and not subject.relations \
+                and _SELF.search(question) and about \
+                and not any(a.get("name") == USER for a in about):
+            continue
+        out.append(h)
+    return out
+
+
 def about_subject(question: str, memories: Sequence[Hit]) -> list[Hit]:
     """The memories about what the question asks after, best first."""
     subject = subject_of(question)
+    memories = _whom(question, subject, memories)
     if len(subject.names) > 1:  # "Which city have both Jean and John visited?": either
         return [h for h in memories if any(
             speaker(h).startswith(n)

@@ -21,9 +21,11 @@ from assistant.answer.dates import asks_when, dated
 from assistant.answer.draft import Draft, Reply, Strategy
 from assistant.answer.grounding import about_subject, cited, subject_of, supporting
 from assistant.answer.notes import phrase
+from assistant.answer.person import corrected, known
 from assistant.answer.protocol import Generator as Model
 from assistant.answer.quoting import Encode, document_quote, said_quote
 from assistant.answer.tools import with_tools
+from assistant.memory.annotator import Annotator
 from assistant.memory.text import ASSISTANT, said_words, speaker
 from assistant.memory.timeparse import format_day
 from memory_store.records import Hit
@@ -57,6 +59,7 @@ class Context:
     recall: Callable[[str, int], list[Hit]] | None = None  # its search_memory tool
     remember: Callable[[str], Hit] | None = None  # its remember tool
     on_tools_refused: Callable[[], None] = lambda: None
+    people: Annotator | None = None  # who is who, and what is true of them now
 
 
 def answer(question: str, sources: list[Hit], ctx: Context) -> Generator[str, None, Reply]:
@@ -71,6 +74,10 @@ def answer(question: str, sources: list[Hit], ctx: Context) -> Generator[str, No
         support = None if draft is None else check(question, draft, memories)
         if support is not None:
             text, verdict = draft.text, "answered"
+            if ctx.people is not None and (fixed := corrected(question, text, ctx.people,
+                                                               sources)):
+                log.info("%r named a replaced value; corrected to %r", text, fixed[0])
+                text, support = fixed
             break
         if draft is not None:
             log.info("no memory supports %r (%s) as the answer to %r", draft.text, draft.how,
@@ -102,18 +109,24 @@ def acknowledge(message: str, sources: list[Hit], ctx: Context
 
 def _strategies(question: str, memories: list[Hit], sources: list[Hit], ctx: Context
                 ) -> Iterator[Strategy]:
-    """The drafts to try, in order."""
+    """The drafts to try, in order. What was said about a person answers first for a
+    small model; a chat model writes its own answer (corrected if it names a replaced
+    value), and what was said is the answer when the memories do not support its."""
     gen = ctx.generator
+    said = [] if ctx.people is None else [known(question, ctx.people, sources)]
     if gen.chat and gen.tools and ctx.tool_steps > 0:
         yield with_tools(question, memories, sources, gen, recall=ctx.recall,
                          remember=ctx.remember, steps=ctx.tool_steps,
                          max_new_tokens=ctx.chat_max_new_tokens, history=ctx.history,
                          today=ctx.today, on_refused=ctx.on_tools_refused)
+        yield from said
         return
     if gen.chat:
         yield chat(question, memories, gen, max_new_tokens=ctx.chat_max_new_tokens,
                    history=ctx.history, today=ctx.today)
+        yield from said
         return
+    yield from said
     top = memories[:ctx.prompt_memories]
     if top and top[0].kind == "chunk" and ctx.encode is not None:
         yield document_quote(question, top, ctx.encode)  # the document's words, or nothing

@@ -9,6 +9,8 @@ from collections.abc import Sequence
 
 from assistant.answer.protocol import Generator, complete
 from assistant.commands import is_question
+from assistant.memory.facts import sentences
+from assistant.memory.text import FORGOTTEN
 from memory_store.records import MessageRecord
 
 log = logging.getLogger(__name__)
@@ -26,7 +28,8 @@ def extractive(messages: Sequence[MessageRecord]) -> str:
     for m in messages:
         if m.role != "user" or m.text.startswith("/") or is_question(m.text):
             continue
-        first = re.split(r"(?<=[.!?])\s+", m.text.strip())[0]
+        # "Dr. Patel" does not end a sentence; a forgotten one is not summarised.
+        first = next((x for x in sentences(m.text) if FORGOTTEN not in x), "")
         words += first.split()
         if len(words) >= MAX_WORDS:
             break

@@ -143,7 +143,8 @@ class Recaller:
                      if h.id not in seen]
         cap = max(depth, k) + (k if window is not None else 0)
         excluded = set(exclude)
-        hits = [h for h in hits if h.id not in excluded][:cap]
+        # A question put to the assistant stays in its transcript; it is not knowledge.
+        hits = [h for h in hits if h.id not in excluded and not memory_text.asks(h)][:cap]
         if self.model is None:
             return Recall(_window_first(hits, window)[:k], None)
         if not hits:

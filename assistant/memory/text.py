@@ -14,8 +14,11 @@ Its meta says what the text is, so nothing reads it back out of the text:
   speaker   who said it ("User", "Assistant", a person's name; "" when nobody did);
   said_on   the day the text is dated with (ISO), when it is dated;
   part      n, when a message too long for the encoder is remembered in parts;
-and what each writer adds (the subject and value of a statement about the user, a
-document's path, title and section, a summary's message count).
+  about     whom a statement of the user's is about: [{"name", "relation"}], the user
+            as {"name": "User"} (memory/people.py reads it; `annotated` writes it);
+  facts     what it states of whom: [{"who", "subject", "value"}] (memory/facts.py);
+and what each writer adds (a document's path, title and section, a summary's message
+count).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from memory_store.records import Hit
 
 STATEMENT, QUESTION, SUMMARY, CHUNK = "statement", "question", "summary", "chunk"
 USER, ASSISTANT = "User", "Assistant"
+FORGOTTEN = "[forgotten]"  # what a transcript shows where forgotten words were
 _ANNOTATION = re.compile(r"\s*\[[^\]]*\]")  # "[7 May 2023]" of annotate(), a photo's note
 
 
@@ -62,11 +66,23 @@ def turn(words: str, *, speaker: str, when: datetime, form: str = STATEMENT,
                           "said_on": when.date().isoformat()} | meta)
 
 
+_SENTENCE = re.compile(r"(?<=[.!?])\s+")
+
+
+def only_asks(words: str) -> bool:
+    """Every sentence of the message asks something: nothing in it is said to be kept.
+    "My sister moved to Porto. Where does she live?" states something; "Hi! Where do I
+    live?" does not (a sentence of under three words states nothing)."""
+    return all(is_question(s) or len(s.split()) < 3 for s in _SENTENCE.split(words.strip())
+               if s.strip())
+
+
 def message(words: str, *, when: datetime, speaker: str = USER, **meta) -> list[Written]:
     """A chat message, in parts when it is too long for the encoder's window (so its end
-    is found by meaning); a question is one that asks the assistant something."""
+    is found by meaning); a question is a message that only asks the assistant something
+    (it stays in the transcript and is never recalled as knowledge)."""
     parts = turn_parts(words)
-    form = QUESTION if is_question(words) else STATEMENT
+    form = QUESTION if only_asks(words) else STATEMENT
     return [turn(part, speaker=speaker, when=when, form=form,
                  **meta | ({"part": n} if len(parts) > 1 else {}))
             for n, part in enumerate(parts, start=1)]
@@ -133,6 +149,35 @@ def body(hit: Hit) -> str:
 def said_words(hit: Hit) -> str:
     """What was said, as said: without the date and the bracketed notes added to it."""
     return _ANNOTATION.sub("", body(hit)).strip()
+
+
+def about(hit: Hit) -> list[dict] | None:
+    """Whom a statement is about ([{"name", "relation"}]); None when it was not read for
+    people (a document, a summary, someone else's words)."""
+    value = (hit.meta or {}).get("about")
+    return list(value) if isinstance(value, list) else None
+
+
+def facts(hit: Hit) -> list[dict]:
+    """What the memory states of whom: [{"who", "subject", "value"}]."""
+    return [f for f in (hit.meta or {}).get("facts") or [] if isinstance(f, dict)]
+
+
+def spoken(hit: Hit) -> str:
+    """What was said, without the date, the notes, or who said it."""
+    words, who = said_words(hit), speaker(hit)
+    return words.removeprefix(f"{who}: ") if who else words
+
+
+def reads_people(hit: Hit) -> bool:
+    """The user's own statements (and pinned facts) are read for people and facts."""
+    return form(hit) == STATEMENT and (speaker(hit) == USER or hit.kind == "fact")
+
+
+def annotated(hit: Hit, about: list[dict], facts: list[dict]) -> dict:
+    """The memory's meta with whom it is about and what it states."""
+    meta = {k: v for k, v in (hit.meta or {}).items() if k not in ("subject", "value")}
+    return meta | {"about": about} | ({"facts": facts} if facts else {})
 
 
 # Stores written before this schema ---------------------------------------------------------
