@@ -136,6 +136,18 @@ def run_chat(settings, args) -> int:
     return 0
 
 
+def cmd_plain_chat(agent, args) -> int:
+    """`chat --plain`: the chat as lines on stdin and stdout (assistant/plain.py), with the
+    agent every other command gets; no Textual."""
+    from assistant.plain import run
+
+    # Bytes: each line is decoded (and refused if not UTF-8) on its own, so one bad line
+    # does not end the chat. An answer a terminal's encoding cannot show is escaped.
+    if hasattr(sys.stdout, "reconfigure"):
+        sys.stdout.reconfigure(errors="backslashreplace")
+    return run(agent, sys.stdin.buffer, sys.stdout, as_json=args.json)
+
+
 def cmd_doctor(agent, args) -> int:
     from assistant.answer.backends.factory import adapter_path
     from assistant.memory.encoder import model_dir
@@ -230,6 +242,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     c = sub.add_parser("chat", help="chat in the terminal")
     c.add_argument("--no-ltmt", action="store_true", help="plain hybrid retrieval (ablation)")
+    c.add_argument("--plain", action="store_true", help="no app: one message or /command "
+                   "per line on stdin, each reply on stdout (for scripts, pipes and screen "
+                   "readers); ends at end of input")
+    c.add_argument("--json", action="store_true", help="with --plain: one JSON object per "
+                   "input line (message, answer, verdict, support, sources, conversation; "
+                   "or command and its result; or error)")
     c.set_defaults(fn=run_chat)
     a = sub.add_parser("ask", help="answer one question from memory")
     a.add_argument("question", nargs="*", help="the question (quote it, or put it after --)")
@@ -311,6 +329,8 @@ def main(argv: list[str] | None = None) -> int:
         if not getattr(args, field):
             parser.error(f"{args.command}: the {field} is empty; say what to "
                          f"{'search for' if field == 'query' else 'ask'}")
+    if args.command == "chat" and args.json and not args.plain:
+        parser.error("chat: --json goes with --plain (the chat app has no JSON output)")
     try:
         settings = load_settings(args.home)
     except ConfigError as exc:
@@ -327,7 +347,9 @@ def main(argv: list[str] | None = None) -> int:
         from assistant.bench.cli import main as evaluation
 
         return evaluation(args.command, _after_command(argv), settings, store=args.store)
-    if args.fn is run_chat:
+    if args.fn is run_chat and args.plain:
+        args.fn = cmd_plain_chat  # the same Agent as `ask` gets, made below
+    elif args.fn is run_chat:
         return run_chat(settings, args)
     if getattr(args, "repair", False) and settings.store_url.startswith("postgresql"):
         print("error: --repair mends the SQLite store; PostgreSQL keeps its own schema "
