@@ -6,11 +6,11 @@ import argparse
 import json
 import logging
 import os
-import re
 import sys
 from pathlib import Path
 
 from assistant.config import ConfigError, Settings, load_settings, positive_int
+from assistant.terminal import printable
 from memory_store.records import Hit, iso
 
 log = logging.getLogger("assistant")
@@ -35,15 +35,6 @@ def _setup_logging(settings: Settings, verbose: bool) -> None:
 
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
-
-
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-
-
-def printable(text: object) -> str:
-    """Text safe for a terminal: control characters (an escape sequence in a file name or
-    a memory) are shown as \\xNN instead of being obeyed."""
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", str(text))
 
 
 def _print_hits(hits: list[Hit], as_json: bool) -> None:

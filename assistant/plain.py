@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from assistant.commands import SLASH_COMMANDS, CommandError, parse
+from assistant.terminal import CONTROL, printable
 from assistant.tui.format import local_day, snippet, source_label  # no Textual in it
 from memory_store.records import Hit
 
@@ -39,10 +40,6 @@ SEARCH_K = 10  # /search and /forget QUERY list as many as `assistant search` do
 LIST_K = 20  # /memories lists as many as `assistant memories list` does
 SOURCES_SHOWN = 3  # the sources line stays one short line; --json has them all
 
-# The characters cli.printable escapes (C0 controls but tab and newline, DEL, C1: ESC and
-# CSI start terminal escape sequences). Kept here too: cli imports this module, so
-# importing it back would be a cycle.
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 # json.dumps escapes C0 itself; DEL and C1 would reach a terminal raw, and U+2028/9 (and
 # NEL, in C1) split a line for str.splitlines, which would break one object per line.
 _JSON_UNSAFE = re.compile(r"[\x7f-\x9f\u2028\u2029]")
@@ -64,11 +61,6 @@ HELP_NOTES = (
     f"Refused with an error, nothing stored: an empty line, a line over {MAX_LINE_CHARS:,} "
     "characters, a line that is not UTF-8, a line with terminal control characters.",
 )
-
-
-def printable(text: object) -> str:
-    """Text safe for a terminal (as cli.printable): control characters shown as \\xNN."""
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", str(text))
 
 
 def json_line(obj: dict[str, Any]) -> str:
@@ -129,7 +121,7 @@ def read_line(number: int, raw: bytes | str) -> tuple[str, str | None]:
                 "longer text as a file")
     if bad:
         return text, bad
-    if _CONTROL.search(text):
+    if CONTROL.search(text):
         shown = printable(text)
         shown = shown if len(shown) <= 60 else shown[:59] + "\u2026"
         return text, (f"line {number} holds terminal control characters ({shown}); nothing "
