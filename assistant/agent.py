@@ -370,7 +370,7 @@ class Agent:
                   only_if_summarized: bool = False) -> Hit | None:
         """Write (or refresh) the summary memory of a conversation that has new messages;
         `model=False` takes the user's own sentences (after a forget: nothing else can
-        come back)."""
+        come back), as it does unless a chat model answers."""
         messages = self.store.messages(conversation_id)
         old = self.store.conversation_memories(conversation_id, kind="summary")
         if only_if_summarized and not old:
@@ -383,7 +383,11 @@ class Agent:
         if old and (old[-1].meta or {}).get("messages") == len(messages) \
                 and not only_if_summarized:
             return old[-1]  # nothing new since the last summary
-        summary, method = (summarize_messages(messages, self.generator) if model
+        # The 135M model mixes people up ("the user moved to Porto" for the sister): only
+        # a chat model writes the summary; else it is the user's own sentences.
+        writer = self._generator if model and self._generator is not None \
+            and self._generator.chat else None
+        summary, method = (summarize_messages(messages, writer) if writer is not None
                            else (extractive(messages), "extractive"))
         when = messages[-1].created_at
         title = next((c.title for c in self.conversations() if c.id == conversation_id), "")

@@ -112,10 +112,40 @@ def cmd_memories(agent, args) -> int:
         print(json.dumps(hit.to_json(), ensure_ascii=False, indent=2) if args.json else
               f"#{hit.id} {hit.kind} {hit.source} {iso(hit.created_at)}\n\n{hit.text}")
         return 0
-    if not store.forget(args.id):
+    if not agent.forget([args.id]):  # with its copies: transcript, summary, people
         print(f"error: no memory #{args.id}", file=sys.stderr)
         return 1
     print(f"forgot memory #{args.id}")
+    return 0
+
+
+def cmd_people(agent, args) -> int:
+    """The people in the user's life as their memories say, with what is true of them."""
+    people = agent.people
+    rows = []
+    for p in sorted(people.life.people.values(), key=lambda p: p.first or p.last):
+        facts = {subject: [{"value": f.value, "said": iso(f.said), "memory": f.memory_id}
+                           for f in line]
+                 for (who, subject), line in people.timelines.items() if who == p.key}
+        rows.append({"name": p.name, "relation": p.relation, "first_mentioned": iso(p.first),
+                     "last_mentioned": iso(p.last), "introduced_by": p.introduced_by,
+                     "facts": facts})
+    mine = {subject: [{"value": f.value, "said": iso(f.said), "memory": f.memory_id}
+                      for f in line]
+            for (who, subject), line in people.timelines.items() if who == "User"}
+    if args.json:
+        print(json.dumps({"you": mine, "people": rows}, ensure_ascii=False, indent=2))
+        return 0
+    if not rows and not mine:
+        print("Nobody yet: tell me about the people in your life (\"my sister Lucia ...\").")
+    for title, facts in [("you", mine)] + [(f"{r['name'] or '(no name yet)'}: your "
+                                             f"{r['relation']}", r["facts"]) for r in rows]:
+        print(printable(title))
+        for subject, line in facts.items():
+            before = "; before: " + ", ".join(f["value"] for f in line[-2::-1]) \
+                if len(line) > 1 else ""
+            print(printable(f"  {subject}: {line[-1]['value']} (since "
+                            f"{line[-1]['said'][:10]}){before}"))
     return 0
 
 
@@ -263,6 +293,11 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--limit", type=int, default=20)
     m.add_argument("--json", action="store_true")
     m.set_defaults(fn=cmd_memories)
+    pe = sub.add_parser("people", help="the people in your life and what is true of them, "
+                        "as your memories say")
+    pe.add_argument("--json", action="store_true", help="one object: you (your facts) and "
+                    "people (name, relation, first and last mentioned, facts with history)")
+    pe.set_defaults(fn=cmd_people)
     for name, what in EVALUATION.items():
         # Its own parser (assistant/bench/cli.py) reads everything after the name.
         sub.add_parser(name, help=what, add_help=False).set_defaults(fn=None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 import pytest
@@ -342,6 +343,8 @@ def test_a_summary_is_generated_only_when_grounded_in_what_was_said():
                     ("user", "My friend Tomas will join us.")], 1)]
     assert extractive(messages) == ("We are planning a trip to Kyoto in April. "
                                     "My friend Tomas will join us.")
+    doctor = [replace(messages[0], text="I see Dr. Patel on Friday about my knee. It hurts.")]
+    assert extractive(doctor) == "I see Dr. Patel on Friday about my knee."  # not "Dr."
 
 
 def test_delete_conversation_removes_its_memories_everywhere(agent, settings, encoder):

@@ -157,3 +157,22 @@ def test_forgetting_leaves_no_copy_anywhere(backend, request, settings, encoder,
                 data = f.read_bytes()
                 for s in secrets:
                     assert s.encode() not in data, f"{s} in {f}"
+
+
+def test_people_command_lists_who_and_what_is_true(agent, capsys):
+    from argparse import Namespace
+
+    from assistant.cli import cmd_people
+
+    tell(agent, TOLD, FIRST)
+    tell(agent, UPDATES, LATER)
+    assert cmd_people(agent, Namespace(json=True)) == 0
+    shown = json.loads(capsys.readouterr().out)
+    lucia = next(p for p in shown["people"] if p["name"] == "Lucia")
+    assert lucia["relation"] == "sister"
+    assert [f["value"] for f in lucia["facts"]["residence"]] == ["Madrid", "Porto"]
+    assert shown["you"]["residence"][-1]["value"] == "Berlin"
+    assert {p["name"]: p["relation"] for p in shown["people"]}.items() >= {
+        "Biscuit": "dog", "Marta": "cello teacher"}.items()
+    assert cmd_people(agent, Namespace(json=False)) == 0
+    assert "residence: Porto (since 2026-10-31); before: Madrid" in capsys.readouterr().out

@@ -158,11 +158,13 @@ _SELF = re.compile(r"\b(?:i|me|my|mine|myself)\b", re.I)
 def _whom(question: str, subject: Subject, memories: Sequence[Hit]) -> list[Hit]:
     """What the user's statements record of whom they are about decides first: a question
     about the user alone ("Where do I live?") is not answered by a statement about their
-    sister, and a summary (everyone's facts mixed) never answers for a person."""
+    sister, and a summary (everyone's facts mixed) never answers for a person: the
+    statements it summarises do."""
     out = []
     for h in memories:
         about = memory_text.about(h)
-        if memory_text.form(h) == memory_text.SUMMARY and (subject.names or subject.relations):
+        if memory_text.form(h) == memory_text.SUMMARY and (
+                subject.names or subject.relations or _SELF.search(question)):
             continue
         if about is not None and not subject.names and not subject.relations \
                 and _SELF.search(question) and about \
