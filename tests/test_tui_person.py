@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import pytest
-
 from test_tui import SIZE, FixedClock, app_for, messages, send, until
 
 TOLD = ["My name is Sam and my sister Lucia lives in Madrid.", "I have a dog called Biscuit.",

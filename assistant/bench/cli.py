@@ -73,6 +73,30 @@ def bench_personal(settings: Settings, args) -> int:
     return _print_check(result, args.json)
 
 
+def bench_person(settings: Settings, args) -> int:
+    from assistant.bench import person
+    from assistant.bench.personas import HELD_OUT_SEEDS
+
+    result = person.run(settings, HELD_OUT_SEEDS if args.held_out else args.seeds, args.mode,
+                        encoder=_encoder(), generator=_generator(settings),
+                        use_ltmt=not args.no_ltmt, out=args.out, limit=args.limit,
+                        progress=lambda line: print(line, file=sys.stderr, flush=True))
+    result.pop("rows")
+    print(json.dumps(result) if args.json else person.format_table(result))
+    return 0
+
+
+def _seeds(text: str) -> list[int]:
+    try:
+        seeds = [int(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        seeds = []
+    if not seeds:
+        raise argparse.ArgumentTypeError(f"{text!r}: give seeds as integers separated by "
+                                         "commas, e.g. 0,1,2")
+    return seeds
+
+
 def bench_docs(settings: Settings, args) -> int:
     from assistant.bench import docs
 
@@ -162,6 +186,21 @@ def _bench_parser(store: str | None) -> argparse.ArgumentParser:
     pe.add_argument("--no-ltmt", action="store_true")
     pe.add_argument("--json", action="store_true", help="every question's answer as JSON")
     pe.set_defaults(fn=bench_personal)
+    ps = sub.add_parser("person", help="who is who, what changed and what was never said, "
+                        "over generated personas (LongMemEval's abilities)")
+    which = ps.add_mutually_exclusive_group()
+    which.add_argument("--seeds", type=_seeds, default=[0, 1, 2],
+                       help="personas to run, comma-separated (default 0,1,2: the dev ones; "
+                            "seeds from 100 on are held out)")
+    which.add_argument("--held-out", action="store_true",
+                       help="the held-out personas (100,101,102): report only, never tune on")
+    ps.add_argument("--mode", choices=["import", "typed", "both"], default="both",
+                    help="tell the sessions as a ChatGPT export, typed in the chat, or both")
+    ps.add_argument("--out", type=Path, help="every question's row as JSON lines")
+    ps.add_argument("--limit", type=positive_int, help="the first N questions of each persona")
+    ps.add_argument("--no-ltmt", action="store_true")
+    ps.add_argument("--json", action="store_true", help="the figures as JSON")
+    ps.set_defaults(fn=bench_person)
     fa = sub.add_parser("faults", help="kill imports, chats and forgets at random moments "
                         "and check the store after each")
     fa.add_argument("--runs", type=positive_int, default=50)
