@@ -15,17 +15,23 @@ import pytest
 from assistant.bench.person import chatgpt_export, format_table, right, run
 from assistant.bench.personas import (
     ABILITIES,
+    ASK,
     DEV_SEEDS,
+    HELD_OUT_2_FROM,
+    HELD_OUT_2_SEEDS,
     HELD_OUT_FROM,
     HELD_OUT_SEEDS,
     MONTHS,
+    SAY,
     persona,
 )
+from assistant.bench.personas_fresh import FRESH_ASK, FRESH_SAY
 from assistant.commands import is_question, parse
 from assistant.ingest.chatgpt_reader import read_chatgpt
 from assistant.locomo.scoring import normalise
 
-HELD_OUT = [*HELD_OUT_SEEDS, 103, 104, 150, 999]
+HELD_OUT = [*HELD_OUT_SEEDS, 103, 104, 150]
+HELD_OUT_2 = [*HELD_OUT_2_SEEDS, 203, 250, 999]  # worded only with personas_fresh.py
 
 
 @pytest.fixture(scope="module")
@@ -49,6 +55,7 @@ def proper_nouns(p: dict) -> set[str]:
 def test_the_generator_is_deterministic():
     assert json.dumps(persona(0)) == json.dumps(persona(0))
     assert json.dumps(persona(101)) == json.dumps(persona(101))
+    assert json.dumps(persona(201)) == json.dumps(persona(201))
 
 
 def test_different_seeds_make_different_people(dev):
@@ -60,11 +67,46 @@ def test_different_seeds_make_different_people(dev):
 
 
 def test_dev_and_held_out_personas_share_no_names_or_places(dev):
-    held = [persona(s) for s in HELD_OUT]
+    held, held_2 = [persona(s) for s in HELD_OUT], [persona(s) for s in HELD_OUT_2]
     assert {p["split"] for p in dev} == {"dev"} and {p["split"] for p in held} == {"held-out"}
+    assert {p["split"] for p in held_2} == {"held-out-2"}
     assert all(s < HELD_OUT_FROM for s in DEV_SEEDS)
+    assert all(HELD_OUT_FROM <= s < HELD_OUT_2_FROM for s in HELD_OUT)
+    assert all(s >= HELD_OUT_2_FROM for s in HELD_OUT_2)
     assert set().union(*map(proper_nouns, dev)).isdisjoint(set().union(*map(proper_nouns,
-                                                                           held)))
+                                                                           held + held_2)))
+
+
+def _template(text: str) -> re.Pattern:
+    """A template as a pattern: each placeholder any text."""
+    return re.compile(re.sub(r"\\\{\w+\\\}", ".+", re.escape(text)), re.IGNORECASE)
+
+
+def test_the_second_held_out_split_is_worded_only_with_its_own_templates():
+    """The same kinds as the dev wording, none of its phrasings, 3-4 a kind, the same
+    placeholders; and a persona from HELD_OUT_2_FROM on says and asks nothing else."""
+    assert set(FRESH_SAY) == set(SAY) and set(FRESH_ASK) == set(ASK)
+    for fresh, old in ((FRESH_SAY, SAY), (FRESH_ASK, ASK)):
+        for kind, templates in fresh.items():
+            assert kind == "filler" or 3 <= len(templates) <= 4, kind
+            assert len(set(templates)) == len(templates), kind
+            assert not {t.lower() for t in templates} & {t.lower() for t in old[kind]}, kind
+    fresh_say = {t: _template(t) for ts in FRESH_SAY.values() for t in ts}
+    fresh_ask = {t: _template(t) for ts in FRESH_ASK.values() for t in ts}
+    used = set()
+    for seed in range(HELD_OUT_2_FROM, HELD_OUT_2_FROM + 60):  # every template comes up
+        p = persona(seed)
+        assert set(Counter(q["ability"] for q in p["questions"])) == set(ABILITIES)
+        assert len({q["q"] for q in p["questions"]}) == len(p["questions"])  # none twice
+        for text in statements(p):
+            found = {t for t, pattern in fresh_say.items() if pattern.search(text)}
+            assert found, text
+            used |= found
+        for q in p["questions"]:
+            found = {t for t, pattern in fresh_ask.items() if pattern.fullmatch(q["q"])}
+            assert found, q["q"]
+            used |= found
+    assert used == set(fresh_say) | set(fresh_ask)
 
 
 def test_enough_questions_of_every_ability(dev):
@@ -91,7 +133,7 @@ def _derivable_dates(p: dict, q: dict) -> set[str]:
     return out
 
 
-@pytest.mark.parametrize("seed", [*DEV_SEEDS, *HELD_OUT])
+@pytest.mark.parametrize("seed", [*DEV_SEEDS, *HELD_OUT, *HELD_OUT_2])
 def test_every_answer_is_in_what_the_persona_said(seed):
     p = persona(seed)
     for q in p["questions"]:
@@ -107,7 +149,7 @@ def test_every_answer_is_in_what_the_persona_said(seed):
             assert set(normalise(old)) <= set(normalise(" ".join(statements(p)))), q
 
 
-@pytest.mark.parametrize("seed", [*DEV_SEEDS, *HELD_OUT])
+@pytest.mark.parametrize("seed", [*DEV_SEEDS, *HELD_OUT, *HELD_OUT_2])
 def test_no_never_said_question_is_answered_by_the_persona(seed):
     p = persona(seed)
     text = " ".join(statements(p))
@@ -126,7 +168,7 @@ def test_no_never_said_question_is_answered_by_the_persona(seed):
             assert attribute not in p["facts"][who], q
 
 
-@pytest.mark.parametrize("seed", [*DEV_SEEDS, 100])
+@pytest.mark.parametrize("seed", [*DEV_SEEDS, 100, *HELD_OUT_2_SEEDS])
 def test_statements_are_told_and_questions_asked_in_the_chat(seed):
     """Typed in the chat, a statement is a message to remember (no command, no question)
     and every question is taken as one."""

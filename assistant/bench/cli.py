@@ -75,9 +75,11 @@ def bench_personal(settings: Settings, args) -> int:
 
 def bench_person(settings: Settings, args) -> int:
     from assistant.bench import person
-    from assistant.bench.personas import HELD_OUT_SEEDS
+    from assistant.bench.personas import HELD_OUT_2_SEEDS, HELD_OUT_SEEDS
 
-    result = person.run(settings, HELD_OUT_SEEDS if args.held_out else args.seeds, args.mode,
+    seeds = (HELD_OUT_SEEDS if args.held_out else HELD_OUT_2_SEEDS if args.held_out_2
+             else args.seeds)
+    result = person.run(settings, seeds, args.mode,
                         encoder=_encoder(), generator=_generator(settings),
                         use_ltmt=not args.no_ltmt, out=args.out, limit=args.limit,
                         progress=lambda line: print(line, file=sys.stderr, flush=True))
@@ -191,9 +193,13 @@ def _bench_parser(store: str | None) -> argparse.ArgumentParser:
     which = ps.add_mutually_exclusive_group()
     which.add_argument("--seeds", type=_seeds, default=[0, 1, 2],
                        help="personas to run, comma-separated (default 0,1,2: the dev ones; "
-                            "seeds from 100 on are held out)")
+                            "seeds from 100 on are held out, from 200 on freshly worded)")
     which.add_argument("--held-out", action="store_true",
                        help="the held-out personas (100,101,102): report only, never tune on")
+    which.add_argument("--held-out-2", action="store_true",
+                       help="the second held-out split (200,201,202): every statement and "
+                            "question in wording of its own, unseen when written; report "
+                            "only, never tune on or read")
     ps.add_argument("--mode", choices=["import", "typed", "both"], default="both",
                     help="tell the sessions as a ChatGPT export, typed in the chat, or both")
     ps.add_argument("--out", type=Path, help="every question's row as JSON lines")

@@ -26,7 +26,7 @@ from datetime import datetime
 from pathlib import Path
 
 from assistant.answer.protocol import Generator
-from assistant.bench.personas import ABILITIES, HELD_OUT_FROM, persona
+from assistant.bench.personas import ABILITIES, HELD_OUT_2_FROM, HELD_OUT_FROM, persona
 from assistant.config import Settings
 from assistant.locomo.scoring import normalise
 
@@ -181,7 +181,8 @@ def run(settings: Settings, seeds: Iterable[int], mode: str, encoder=None,
     finally:
         if sink:
             sink.close()
-    split = {"held-out" if s >= HELD_OUT_FROM else "dev" for s in seeds}
+    split = {"held-out-2" if s >= HELD_OUT_2_FROM else "held-out" if s >= HELD_OUT_FROM
+             else "dev" for s in seeds}
     return {"seeds": seeds, "split": "+".join(sorted(split)), "use_ltmt": use_ltmt,
             "modes": {m: summarise([r for r in rows if r["mode"] == m]) for m in modes},
             "errors": {m: e for m, e in errors.items() if e},

@@ -3,8 +3,8 @@ life, what changed, and questions about things they never said.
 
 Seeds from HELD_OUT_FROM on are held out, only reported: every pool (names, places, jobs,
 pets...) is split in two, even items for dev and odd for held-out, and the last phrasing of
-every statement and question is held-out only, so tuning on dev personas learns neither
-their values nor all their wording. A question: {"q", "ability", "answer" (None: never
+every statement and question is held-out only; from HELD_OUT_2_FROM on (held-out values) the
+wording is only personas_fresh.py's. A question: {"q", "ability", "answer" (None: never
 said), "stale" (superseded values), "evidence" (session indexes), "topic" (never said)}.
 """
 
@@ -13,9 +13,11 @@ from __future__ import annotations
 import random
 from datetime import datetime, timedelta
 
+from assistant.bench.personas_fresh import FRESH
+
 DEV_SEEDS = (0, 1, 2)
-HELD_OUT_SEEDS = (100, 101, 102)
-HELD_OUT_FROM = 100
+HELD_OUT_SEEDS, HELD_OUT_2_SEEDS = (100, 101, 102), (200, 201, 202)
+HELD_OUT_FROM, HELD_OUT_2_FROM = 100, 200  # from 200 on: fresh wording (personas_fresh.py)
 ABILITIES = ("single-fact", "knowledge-update", "who-is-who", "other-person",
              "multi-session", "temporal", "never-said")
 MONTHS = ("January February March April May June July August September October "
@@ -227,7 +229,6 @@ never lived: When did I move to {c}? | When did I live in {c}? | When was I in {
 """)
 
 
-
 def _a(word: str) -> str:
     return ("an " if word[0].lower() in "aeiou" else "a ") + word
 
@@ -249,6 +250,8 @@ class _Builder:
 
     def __init__(self, seed: int) -> None:
         self.rng, self.held_out = random.Random(seed), seed >= HELD_OUT_FROM
+        self.fresh = seed >= HELD_OUT_2_FROM  # worded only (and all) by personas_fresh.py
+        self.words = FRESH if self.fresh else (SAY, ASK, CASUAL)
         self.used: set[str] = set()
         self.events: list[tuple[int, str, str]] = []  # (stage, key, text)
         self.questions: list[dict] = []
@@ -261,25 +264,26 @@ class _Builder:
         return chosen
 
     def phrase(self, options: list[str]) -> str:
-        """One phrasing; the last is kept for held-out seeds."""
+        """One phrasing; the last is kept for held-out seeds (all fresh ones are used)."""
         return self.rng.choice(options if self.held_out else options[:-1])
 
     def say(self, stage: int, key: str, template: str, **values: str) -> None:
-        text = self.phrase(SAY[template]).format(**values)
+        say, _, casual = self.words
+        text = self.phrase(say[template]).format(**values)
         text = text[0].upper() + text[1:]
         roll = self.rng.random() if key != "name" else 1.0
         if roll < 0.3:  # a long message, the fact in its last sentence
-            text = " ".join(self.rng.sample(SAY["filler"], self.rng.randint(1, 2)) + [text])
+            text = " ".join(self.rng.sample(say["filler"], self.rng.randint(1, 2)) + [text])
         elif roll < 0.42:  # typed casually: "btw my sister ..."
             keep = text.startswith(("I ", "I'", *self.used)) or text[0].isdigit()
-            text = self.rng.choice(CASUAL) + (text if keep else text[0].lower() + text[1:])
+            text = self.rng.choice(casual) + (text if keep else text[0].lower() + text[1:])
         self.events.append((stage, key, text))
 
     def ask(self, ability: str, question: str, answer: str | None, evidence: list[str],
             stale: str | None = None, topic: tuple[str, str] | None = None,
             mine: bool = False, **values: str) -> None:
         """`mine`: a person asked about as "my sister", not by name."""
-        q = self.phrase(ASK[question])
+        q = self.phrase(self.words[1][question])
         item = {"q": (q.replace("{name}", "my {rel}") if mine else q).format(**values),
                 "ability": ability, "answer": answer, "evidence": evidence}
         item.update({"stale": [stale]} if stale else {}, **{"topic": list(topic)} if topic else {})
@@ -432,7 +436,6 @@ def persona(seed: int) -> dict:
     b.ask(N, "their instrument", None, [], topic=(p4["name"], "instrument"), **p4)
     b.ask(N, "birthday of", None, [], topic=(p1["name"], "birthday"), **p1)
     b.ask(N, "their car", None, [], topic=(p2["name"], "car"), **p2)
-
     sessions, where, now = b.schedule()
     for q in b.questions:
         q["evidence"] = sorted({where[k] for k in q["evidence"]})
@@ -442,6 +445,6 @@ def persona(seed: int) -> dict:
             kind, key = q["answer"][1:].split(":")
             q["answer"] = _month(sessions[where[key]]["date"], -(kind == "month-1"))
     rng.shuffle(b.questions)  # abilities interleaved, as a person asks
-    return {"seed": seed, "split": "held-out" if b.held_out else "dev", "user": name,
-            "now": now.isoformat(timespec="minutes"), "sessions": sessions,
+    return {"seed": seed, "split": ("dev", "held-out", "held-out-2")[b.held_out + b.fresh],
+            "user": name, "now": now.isoformat(timespec="minutes"), "sessions": sessions,
             "questions": b.questions, "facts": facts}
