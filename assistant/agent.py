@@ -428,6 +428,10 @@ class Agent:
         wanted = [i for i in needed(question, people) if i is not None]
         if personal(question, people):
             hits = sorted(hits, key=lambda h: h.kind == "chunk")  # stable
+        if named := {p.name for p in people.life.mentioned_in(question) if p.name}:
+            # What the user said about the people the question names, before the rest.
+            hits = sorted(hits, key=lambda h: not any(
+                a.get("name") in named for a in memory_text.about(h) or []))
         have = {h.id: h for h in hits}
         first = [have.pop(i, None) or self.store.get(i) for i in wanted]
         return [h for h in first if h is not None] + [h for h in hits if h.id in have]

@@ -69,6 +69,17 @@ def test_bad_commands_say_what_to_do(line, message):
     ("My brother Tom works as a plumber in Leeds.", "job", "plumber", "Tom"),
     ("She is based in Oslo these days.", "residence", "Oslo", "She"),
     ("My sister's phone number is 555 0134.", "phone number", "555 0134", "My sister"),
+    ("These days I'm employed by Granite Software.", "employer", "Granite Software", "I"),
+    ("Omar told me a funny story from his work as a personal trainer.", "job",
+     "personal trainer", "he"),
+    ("Mikkel started a new job as a police officer this month.", "job", "police officer",
+     "Mikkel"),
+    ("I stayed at Omar's place in Vienna last weekend.", "residence", "Vienna", "Omar"),
+    ("Hi! I'm Erik, by the way.", "name", "Erik", "I"),
+    ("Nothing beats paella, it's my favourite food.", "favourite food", "paella", "I"),
+    ("My birthday is on 26 March.", "birthday", "26 March", "I"),
+    ("I've taken up the piano, my first lesson was on Saturday.", "instrument", "piano", "I"),
+    ("I grew up in Budapest.", "origin", "Budapest", "I"),
 ])
 def test_statements_of_a_fact(text, subject, value, who):
     assert statements(text) == [Statement(subject, value, who)]

@@ -176,3 +176,18 @@ def test_people_command_lists_who_and_what_is_true(agent, capsys):
         "Biscuit": "dog", "Marta": "cello teacher"}.items()
     assert cmd_people(agent, Namespace(json=False)) == 0
     assert "residence: Porto (since 2026-10-31); before: Madrid" in capsys.readouterr().out
+
+
+def test_pets_belong_to_whoever_has_them():
+    from assistant.memory.people import Life, mentions
+
+    life = Life()
+    for sentence in ("My friend Tomas is great.", "Tomas adopted a hamster called Toffee.",
+                     "New family member: a dog called Bramble, adopted this week."):
+        for m in mentions(sentence, life, None):
+            if m.name != "User":
+                life.add(m, FIRST)
+    assert life.resolve("Toffee").relation == "Tomas's hamster"
+    assert life.related("hamster") is None  # not the user's hamster
+    assert life.related("Tomas's hamster").name == "Toffee"
+    assert life.related("dog").name == "Bramble"

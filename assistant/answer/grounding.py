@@ -174,10 +174,31 @@ def _whom(question: str, subject: Subject, memories: Sequence[Hit]) -> list[Hit]
     return out
 
 
+def _about_in_meta(hit: Hit, subject: Subject) -> bool:
+    """The user's statement records that it is about every person the question names and
+    every relation it asks after ("Vikram has been a nutritionist" is about "my
+    grandfather" once Vikram was introduced as such; "She works as a nurse" about Lucia)."""
+    about = memory_text.about(hit)
+    if not about or not (subject.names or subject.relations):
+        return False
+    names = [str(a.get("name", "")).lower() for a in about]
+    relations = {w for a in about for w in str(a.get("relation", "")).lower().split()}
+    relations = {_ALIASES.get(r, r) for r in relations}
+    return all(any(n.lower() == x or x.startswith(n.lower() + " ") for x in names)
+               for n in subject.names) and \
+        all(({r} | RELATIONS[r]) & relations for r in subject.relations)
+
+
 def about_subject(question: str, memories: Sequence[Hit]) -> list[Hit]:
     """The memories about what the question asks after, best first."""
     subject = subject_of(question)
     memories = _whom(question, subject, memories)
+    by_text = {h.id for h in _about_in_text(question, subject, memories)}
+    # What the words say, or what the user's statement records of whom it is about.
+    return [h for h in memories if h.id in by_text or _about_in_meta(h, subject)]
+
+
+def _about_in_text(question: str, subject: Subject, memories: Sequence[Hit]) -> list[Hit]:
     if len(subject.names) > 1:  # "Which city have both Jean and John visited?": either
         return [h for h in memories if any(
             speaker(h).startswith(n)

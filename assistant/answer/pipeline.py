@@ -21,7 +21,7 @@ from assistant.answer.dates import asks_when, dated
 from assistant.answer.draft import Draft, Reply, Strategy
 from assistant.answer.grounding import about_subject, cited, subject_of, supporting
 from assistant.answer.notes import phrase
-from assistant.answer.person import corrected, known
+from assistant.answer.person import UNKNOWN, corrected, known, plausible
 from assistant.answer.protocol import Generator as Model
 from assistant.answer.quoting import Encode, document_quote, said_quote
 from assistant.answer.tools import with_tools
@@ -69,9 +69,16 @@ def answer(question: str, sources: list[Hit], ctx: Context) -> Generator[str, No
     memories = [h for h in sources if h.superseded_by is None]
     shown: list[str] = []
     support = None
+    unknown = False  # about someone known, and no statement says it
     for strategy in _strategies(question, memories, sources, ctx):
         draft = yield from _relayed(strategy, shown)
+        if draft is UNKNOWN:
+            unknown = True
+            continue
         support = None if draft is None else check(question, draft, memories)
+        if support is not None and unknown and not plausible(question, draft, ctx.people):
+            log.info("%r answers another question than %r", draft.text, question)
+            support = None
         if support is not None:
             text, verdict = draft.text, "answered"
             if ctx.people is not None and (fixed := corrected(question, text, ctx.people,
@@ -82,8 +89,8 @@ def answer(question: str, sources: list[Hit], ctx: Context) -> Generator[str, No
         if draft is not None:
             log.info("no memory supports %r (%s) as the answer to %r", draft.text, draft.how,
                      question)
-    else:
-        text, verdict, support = abstention(question, memories), "abstained", None
+    if support is None:
+        text, verdict = abstention(question, memories), "abstained"
     text = ("\n" if "".join(shown) else "") + text  # after the step lines
     yield text
     return Reply(("".join(shown) + text).strip(), verdict, support, sources)

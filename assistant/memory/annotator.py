@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from assistant.memory import text as memory_text
-from assistant.memory.facts import Statement, conflicts, sentences, statements
+from assistant.memory.facts import MANY, Statement, conflicts, sentences, statements
 from assistant.memory.people import USER, Life, Mention, Person, mentions, read_people
 from memory_store.base import StoreBase
 from memory_store.records import Hit
@@ -152,8 +152,8 @@ class Annotator:
         line.append(fact)
         line.sort(key=lambda f: (f.said, f.memory_id))
         current = line[-1]
-        if before is None or before.memory_id == fact.memory_id:
-            return []
+        if before is None or before.memory_id == fact.memory_id or fact.subject in MANY:
+            return []  # a second instrument adds to the first
         older = before if current is fact else fact
         if not conflicts(Statement(fact.subject, current.value), older.value):
             return []

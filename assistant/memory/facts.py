@@ -14,10 +14,11 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
-from assistant.memory.people import NAME, RELATION
+from assistant.memory.people import NAME, NOT_NAMES, RELATION
 from assistant.memory.timeparse import find_time_refs
 
 _VALUE = r"(?P<value>[^.,;!?()]+?)"
+_PLACE = r"(?P<value>[A-Z][A-Za-z'’-]*(?: [A-Z][A-Za-z'’-]*)*)"
 _END = r"\s*(?i:now|these days|again|at the moment|for now)?\s*(?:[.,;!?)]|$| and | but | since " \
        r"| because | with | where | which | who | last | in \d| this | next )"
 _NOW = r"(?i:(?:now |currently |just |recently |finally |still |actually |also )*)"
@@ -62,15 +63,89 @@ _PATTERNS: list[tuple[str, str]] = [
                   rf" (?i:back )?(?i:to) {_VALUE}{_END}"),
     ("residence", rf"{WHO}(?i:'s| is| am|'m|’s|’m)? {_NOW}(?i:lives?|living|resides?|residing|"
                   rf"based|settled)(?i: in) {_VALUE}{_END}"),
-    ("employer", rf"{WHO} {_NOW}(?i:works?|working|is working|has been working) (?i:at|for) "
+    ("employer", rf"{WHO}(?i:'m|’m| am| is|'s|’s)? {_NOW}(?i:works?|working|is working|has been "
+                 rf"working) (?i:at|for) "
                  rf"{_VALUE}{_END}"),
     ("employer", rf"{WHO}(?i:'ve| has| have|’ve)? {_NOW}(?i:joined|started (?:a (?:new )?job |"
-                 rf"working )?at|got a (?:new )?job (?:at|with)) {_VALUE}{_END}"),
+                 rf"working )?at|got a (?:new )?job (?:at|with)|signed (?:on )?with) "
+                 rf"{_VALUE}{_END}"),
+    ("employer", rf"{WHO}(?i:'m| am|’m| is|'s|’s) {_NOW}(?i:employed (?:by|at)|on the payroll "
+                 rf"(?:of|at)|hired by) {_VALUE}{_END}"),
+    ("employer", rf"(?P<who>(?i:\bmy\b)) (?i:first (?:day|week) (?:at|with)|new (?:job|role|"
+                 rf"position) (?:is )?(?:at|with)|employer is) {_VALUE}{_END}"),
     ("job", rf"{WHO} {_NOW}(?i:works?|working|is working) as (?:an? )?{_VALUE}{_END}"),
+    ("job", rf"{WHO}(?i:'ve| has| have|’ve)? {_NOW}(?i:started|began|got|took|landed) "
+            rf"(?i:a (?:new )?(?:job|position|role|career)) (?i:as) (?:an? )?{_VALUE}{_END}"),
+    ("job", rf"(?P<who>\b(?i:his|her|my)\b) (?i:(?:new )?(?:work|job|career|day job)) (?i:as) "
+            rf"(?:an? )?{_VALUE}{_END}"),
+    ("residence", rf"(?:{NAME}{_POSS}|(?P<who2>\b(?i:my|his|her)\b)) (?i:(?:new )?(?:place|"
+                  rf"flat|house|home|apartment)) (?i:in) {_VALUE}{_END}"),
+    ("degree", rf"{WHO}(?:'ve| have| has)? (?i:did|got|earned|completed|finished|have|has) "
+               rf"(?i:an? )?(?i:degree|bachelor'?s|master'?s|phd|diploma|doctorate)(?: degree)? "
+               rf"(?i:in) {_VALUE}{_END}"),
+    ("degree", rf"{WHO} (?i:studied|majored in|read) {_VALUE}(?: (?i:at|in) "
+               rf"(?:university|uni|college)\b)?{_END}"),
+    ("hobby", rf"{WHO}(?:'ve| have| has|’ve)? {_NOW}(?i:taken up|took up|taking up|started "
+              rf"learning|began learning|am learning|'m learning|started playing) (?P<value>"
+              rf"(?:the )?[a-z][a-z ]{{1,30}}?){_END}"),
     ("job", rf"{WHO}(?i:'s| is| am|'m|’s|’m) {_NOW}(?i:an?) (?P<value>[a-z][a-z-]*(?: [a-z][a-z-]*)"
             rf"{{0,2}})(?: (?i:at|for|with) (?P<at>[^.,;!?()]+?))?{_END}"),
+    ("job", rf"{WHO} (?i:trained|qualified|retrained) as (?:an? )?{_VALUE}{_END}"),
+    ("job", rf"{WHO} (?i:(?:changed careers|retrained|switched careers) and )?(?i:is now|became|"
+            rf"has become|now works as) (?:an? )?{_VALUE}{_END}"),
+    ("residence", rf"^(?:[A-Za-z]+[,:] )?{_VALUE} (?i:is where) {WHO} (?i:lives?|live now|"
+                  rf"live these days)\b"),
+    ("residence", rf"(?i:visiting|visited|staying with) (?i:my {RELATION} )?{NAME} (?i:in) "
+                  rf"{_PLACE}[^.]*?(?i:(?:she|he|they)(?:'s| has| have) (?:lived|been living)"
+                  rf" there)"),
+    ("residence", rf"{WHO} (?i:(?:now |still |also )?(?:has|have|rents?|owns?|bought|found) "
+                  rf"(?:an? |her |his |my |our )?(?:new |small |little |tiny |nice )?(?:flat|house|"
+                  rf"apartment|place|home|studio|room)) (?i:in) {_VALUE}{_END}"),
+    ("residence", rf"{WHO}(?i:'ve| has| have|’ve)? (?i:(?:packed up and |finally |just )?(?:left "
+                  rf"for|relocated to|emigrated to|settled in|moved over to|moved back to))"
+                  rf" {_VALUE}{_END}"),
+    ("residence", rf"{WHOSE} (?i:(?:new )?(?:address|home) is(?: now)? in) {_VALUE}{_END}"),
+    ("residence", rf"(?i:home(?: for (?P<who>me))? is(?: now)?(?: in)?) {_VALUE}{_END}"),
+    ("job", rf"{WHO}(?i:'s| has|’s) (?i:been) (?:an? )?(?P<value>[a-z][a-z-]*(?: [a-z][a-z-]*)"
+            rf"{{0,2}}) (?i:for|since)\b"),
+    ("job", rf"{WHOSE} (?i:job|profession|occupation|job title) (?i:is) (?:an? )?{_VALUE}{_END}"),
+    ("birthday", rf"{WHO}(?i:'s| is|’s)? (?i:(?:has|have) (?:her|his|my|their) birthday|"
+                 rf"birthday is|was born) (?i:on )?(?P<value>\d{{1,2}}(?:st|nd|rd|th)? "
+                 rf"[A-Z][a-z]+|[A-Z][a-z]+ \d{{1,2}}(?:st|nd|rd|th)?)"),
+    ("birthday", r"(?i:it's|it is) (?P<who>(?i:my)) (?i:birthday) (?i:on) (?P<value>\d{1,2}"
+                 r"(?:st|nd|rd|th)? [A-Z][a-z]+|[A-Z][a-z]+ \d{1,2}(?:st|nd|rd|th)?)"),
+    ("birthday", rf"^(?P<value>\d{{1,2}}(?:st|nd|rd|th)? [A-Z][a-z]+|[A-Z][a-z]+ \d{{1,2}}"
+                 rf"(?:st|nd|rd|th)?) (?i:is) {WHOSE} (?i:birthday)"),
+    ("hobby", rf"(?:(?P<who>(?i:my)) )?(?i:new (?:hobby|passion|thing)(?: is)?)[:,]? "
+              rf"{_VALUE}{_END}"),
+    ("hobby", rf"{WHO}(?:'ve| have|’ve)? {_NOW}(?i:started|began|am|'m|’m) (?i:studying|taking|"
+              rf"practising|practicing|learning to play|doing) (?P<value>(?:the )?[A-Za-z][a-z]+"
+              rf"(?: [a-z]+)?){_END}"),
+    ("allergy", rf"{WHO}(?i:'m| am|’m| is|'s) (?i:(?:very |really |badly )?allergic to) "
+                rf"{_VALUE}{_END}"),
+    ("allergy", rf"(?P<who>\b(?i:i)\b) (?i:can't|cannot|can’t) (?i:have|eat|take) {_VALUE}, "
+                rf"(?i:i'm|i am|i’m) (?i:allergic)"),
+    ("car", rf"{WHO} (?i:drives?|drive) (?i:an? |the )?(?i:(?:used |new |old |second-hand )?)"
+            rf"{_VALUE}{_END}"),
+    ("car", rf"(?P<who>\b(?i:i)\b) (?i:(?:finally |just )?(?:bought|got)) (?i:a|my) (?i:(?:new |"
+            rf"used )?car), (?i:an? |the )?(?i:(?:used |new |old )?){_VALUE}{_END}"),
+    ("origin", rf"{WHO}(?i:'m|’m| am| is|'s|’s)? (?i:grew up|was raised|was born and raised|"
+               rf"originally from|originally come from|come from|comes from|hail from|hails "
+               rf"from|from originally) (?:in )?{_VALUE}{_END}"),
+    ("degree", rf"{WHOSE} (?i:degree|major) (?i:is|was) (?i:in) {_VALUE}{_END}"),
+    ("hobby", rf"{WHO}(?:'ve| have)? (?i:signed up for|enrolled in|booked|joined) (?i:an? |some )?"
+              rf"(?P<value>[A-Za-z]+(?: [a-z]+)?) (?i:lessons|classes|course|club|team)\b"),
+    ("hobby", r"^(?i:playing) (?P<value>[a-z]+(?: [a-z]+)?) (?i:(?:every|twice|once|three|a few)"
+              r"[^.]*?)?(?i:keeps me|is|helps)"),
     ("age", rf"{WHO}(?i:'s| is| am|'m|’s|’m) (?P<value>\d{{1,3}})(?: years old)?\b"),
     ("name", rf"(?i:\bmy name is|\bcall me|\bi'm called) (?P<who>){NAME}"),
+    ("name", rf"(?i:\bi'm|\bi am|\bi’m|\bthis is) (?P<who>){NAME}(?=\s*(?:[,.!]|$| here\b| by "
+             rf"the way| and\b))"),
+    ("favourite {thing}", r"^(?:(?i:nothing beats|i love|i adore|i could eat) )?(?P<value>"
+                          r"[A-Za-z][^.,;!?]*?),? (?i:it's|it is|that's|which is|is) (?i:my "
+                          r"(?:all-time )?favou?rite) (?P<thing>[a-z]+)"),
+    ("residence", rf"(?i:greetings|hello|hi|love) (?i:from) {_VALUE}[:!,] (?i:the move|we've "
+                  rf"moved|i've moved|we moved|i moved|moving)"),
     ("favourite {thing}", rf"{WHOSE} (?i:new )?(?i:favou?rite) (?P<thing>[a-z]+(?: [a-z]+)?)"
                           rf" (?i:is|was) {_VALUE}{_END}"),
     ("{thing}", rf"{WHOSE} (?P<thing>(?i:phone number|mobile number|number|email(?: address)?|"
@@ -91,6 +166,50 @@ def sentences(text: str) -> list[str]:
         else:
             out.append(piece)
     return [s.strip() for s in out if s.strip()]
+
+
+# What a pastime is, so "Which instrument ...?" finds the piano and not the tennis.
+INSTRUMENTS = set("""piano cello violin viola guitar bass flute clarinet oboe bassoon saxophone
+trumpet trombone tuba horn harp drums ukulele banjo mandolin accordion harmonica organ
+keyboard recorder sitar lute harpsichord double-bass bagpipes xylophone""".split())
+SPORTS = set("""tennis football soccer basketball baseball volleyball handball rugby cricket golf
+hockey squash badminton swimming running cycling climbing bouldering boxing judo karate
+fencing rowing sailing surfing skiing snowboarding skating yoga pilates netball softball
+lacrosse polo archery triathlon table-tennis ping-pong padel curling darts bowling
+kickboxing taekwondo wrestling""".split()) | {"table tennis", "ice hockey", "water polo",
+                                            "rock climbing", "martial arts"}
+LANGUAGES = set("""english spanish french german italian portuguese dutch swedish norwegian
+danish finnish polish czech hungarian greek turkish russian ukrainian arabic hebrew hindi
+urdu bengali japanese korean chinese mandarin cantonese thai vietnamese indonesian malay
+swahili persian farsi romanian bulgarian croatian serbian icelandic irish welsh catalan
+basque latin esperanto tagalog""".split())
+
+
+def _kind_of_hobby(value: str) -> str:
+    v = value.lower()
+    head = v.split()[0] if v else ""
+    if v in INSTRUMENTS or head in INSTRUMENTS:
+        return "instrument"
+    if v in LANGUAGES or head in LANGUAGES:
+        return "language"
+    if v in SPORTS or head in SPORTS:
+        return "sport"
+    return "hobby"
+
+
+# Subjects that hold many values at once: a new one adds, it replaces nothing.
+MANY = {"instrument", "language", "sport", "hobby", "allergy", "degree"}
+
+_SAME = {"mobile number": "phone number", "number": "phone number", "cell number":
+         "phone number", "email address": "email", "favourite dish": "favourite food",
+         "favourite meal": "favourite food", "favourite color": "favourite colour",
+         "favourite movie": "favourite film", "favourite show": "favourite tv show",
+         "favourite band": "favourite music", "favourite singer": "favourite music"}
+
+
+def same_subject(subject: str) -> str:
+    """One name for what is asked and said in other words ("favourite dish" is "food")."""
+    return _SAME.get(subject, subject)
 
 
 @dataclass(frozen=True)
@@ -133,20 +252,31 @@ def statements(text: str) -> list[Statement]:
         for attribute, pattern in _COMPILED:
             for m in pattern.finditer(sentence):
                 groups = m.groupdict()
-                who = " ".join((groups.get("who") or "I").split()).removesuffix("'s") \
-                    .removesuffix("’s")
-                who = {"my": "I", "her": "she", "his": "he"}.get(who.lower(), who)
+                raw = groups["who"] if "who" in groups else (groups.get("who2")
+                                                             or groups.get("name"))
+                who = " ".join((raw or "I").split()).removesuffix("'s").removesuffix("’s")
+                who = {"my": "I", "me": "I", "her": "she", "his": "he"}.get(who.lower(), who)
                 if attribute == "name":
                     value = groups["name"]
+                    if value.split()[0] in NOT_NAMES:
+                        continue
+                elif attribute in ("birthday", "{thing}") and "birthday" in (
+                        groups.get("thing") or attribute):
+                    value = " ".join(groups["value"].split()).removeprefix("on ").strip()
+                    if not re.search(r"\d", value):
+                        continue
                 else:
                     value = _value(groups["value"])
                 if attribute == "job":  # "a plumber in Leeds": the job is the plumber
                     value = _ARTICLE.sub("", re.split(r" (?:in|at|for|with|from|on) ", value)[0])
-                if not value or (attribute == "job" and not _job_like(value)):
+                if not value or (attribute == "job" and not _job_like(value)) or (
+                        groups.get("thing") or "").lower() == "address" and value.startswith("in "):
                     continue
                 subject = attribute.format(thing=(groups.get("thing") or "").lower())
-                subject = {"mobile number": "phone number", "number": "phone number",
-                           "email address": "email"}.get(subject, subject)
+                subject = same_subject(subject)
+                if subject == "hobby":
+                    value = _ARTICLE.sub("", value)
+                    subject = _kind_of_hobby(value)
                 found[(who.lower(), subject)] = Statement(subject, value, who)
                 if attribute == "job" and groups.get("at"):
                     found[(who.lower(), "employer")] = Statement("employer",
@@ -182,17 +312,32 @@ _QUESTIONS: list[tuple[str, str]] = [
     ("residence", rf"(?i:what|which) (?i:city|town|country|place) {_DO} {_QWHO} (?i:(?:currently "
                   rf"|now )?(?:live|move|reside|used to live))"),
     ("residence", rf"(?i:where) {_QWHO} (?i:lived|used to live)"),
+    ("residence", rf"(?i:what|which) (?i:city|town|country|place) (?i:is|am|was) {_QWHO} "
+                  rf"(?i:in|living in|based in)"),
     ("employer", rf"(?i:where) {_DO} {_QWHO} (?i:(?:currently |now )?(?:work|used to work))"),
     ("employer", rf"(?i:what|which) (?i:company|firm|organi[sz]ation|employer|place|hospital|"
                  rf"school) {_DO} {_QWHO} (?i:(?:currently |now )?work (?:for|at))"),
     ("employer", rf"(?i:who) {_DO} {_QWHO} (?i:(?:currently |now )?work for)"),
     ("employer", rf"(?i:where) (?i:is|was|am) {_QWHO} (?i:working|employed)"),
+    ("employer", rf"(?i:who)(?i:'s| is| was) {_QWHOSE} (?i:(?:current )?employer)"),
+    ("employer", rf"(?i:who) (?i:employs|pays) {_QWHO}"),
     ("job", rf"(?i:what) {_DO} {_QWHO} (?i:do)(?i: for (?:a living|work|a job))?\s*"
             rf"(?:now)?\s*\??$"),
     ("job", rf"(?i:what) {_DO} {_QWHO} (?i:work as)"),
+    ("job", rf"(?i:what) (?i:kind of|sort of|type of|line of) (?i:work|job) {_DO} {_QWHO} "
+            rf"(?i:do|have)"),
     ("job", rf"(?i:what)(?i:'s| is| was) {_QWHOSE} (?i:(?:current )?(?:job|profession|"
             rf"occupation|line of work|job title))"),
     ("name", r"(?i:what)(?i:'s| is) (?P<who>(?i:my)) (?i:name)\b"),
+    ("degree", rf"(?i:what)(?i:'s| is| was) {_QWHOSE} (?i:degree|major)(?i: in)?\b"),
+    ("degree", rf"(?i:what) (?i:did|does|do) {_QWHO} (?i:study|major in|read)\b"),
+    ("{thing}", rf"(?i:which|what) (?P<thing>(?i:instrument|hobby|sport|language)) (?i:did|have|"
+                rf"has|am|is|do|does) {_QWHO} (?i:take up|taken up|learning|start(?:ed)? "
+                rf"learning|play|playing|studying|learn|study)\b"),
+    ("allergy", rf"(?i:what) (?i:am|is|are) {_QWHO} (?i:allergic to)"),
+    ("car", rf"(?i:what|which) (?i:car|vehicle) (?i:do|does|did) {_QWHO} (?i:drive|have|own)"),
+    ("origin", rf"(?i:where) (?i:am|is|are|was|did|do|does) {_QWHO} (?i:originally from|from|"
+               rf"grow up|raised|born and raised)"),
     ("age", rf"(?i:how old) (?i:is|am|was) {_QWHO}"),
     ("{thing}", rf"(?i:what)(?i:'s| is| was) {_QWHOSE} (?P<thing>(?i:phone number|mobile number"
                 rf"|number|email(?: address)?|address|birthday))"),
@@ -205,15 +350,27 @@ _BEFORE = re.compile(r"\b(?:before|used to|previously|formerly|originally|earlie
                      r"in the past)\b", re.I)
 
 
+# "Remind me, who is Marta?", "Quick question: where does my sister live?"
+_PREFIX = re.compile(r"^\s*(?:(?:[A-Za-z']+\s+){0,4}[A-Za-z']+\s*[,:;-]\s+|(?:(?:can|could) you "
+                     r"(?:tell|remind) me|do you (?:know|remember)|tell me|remind me)\s+)"
+                     r"(?=(?:who|what|where|when|which|how|whose|do|does|did|is|are)\b)", re.I)
+
+
+def core(question: str) -> str:
+    """The question without a lead-in ("Remind me, ...", "Do you know where ...")."""
+    q = _PREFIX.sub("", question.strip(), count=1)
+    return q[:1].upper() + q[1:]
+
+
 def asked(question: str) -> Asked | None:
     """The person and attribute a question asks for, or None."""
+    question = core(question)
     for attribute, pattern in _QCOMPILED:
         if m := pattern.search(question):
             who = " ".join(m["who"].split()).removesuffix("'s").removesuffix("’s")
             who = "I" if who.lower() in ("i", "my") else who
             thing = (m.groupdict().get("thing") or "").lower()
             subject = attribute.format(thing=thing)
-            subject = {"mobile number": "phone number", "number": "phone number",
-                       "email address": "email"}.get(subject, subject)
-            return Asked(who, subject, bool(_BEFORE.search(question)))
+            subject = same_subject(subject)
+            return Asked(who, subject, subject != "origin" and bool(_BEFORE.search(question)))
     return None

@@ -45,9 +45,10 @@ _KIND = r"(?:best |close |old |older |younger |little |big |baby |twin |new |lat
 _WORDS = sorted(FAMILY | OTHERS | PETS, key=len, reverse=True)
 # "my cello teacher", "my best friend", "my sister": the relation is the last word(s).
 RELATION = (rf"{_KIND}(?P<mod>[a-z]+ )?(?P<rel>{'|'.join(map(re.escape, _WORDS))})")
-NAME = (r"(?P<name>(?:Dr|Mr|Mrs|Ms|Prof)\.? [A-Z][a-z'’-]+|[A-Z][a-z'’-]+"
-        r"(?: (?!(?:I|And|But|The|In|On|At)\b)[A-Z][a-z'’-]+)?)")
-_NOT_NAMES = {"I", "The", "A", "An", "My", "And", "But", "So", "He", "She", "They", "We",
+NAME = (r"(?P<name>(?:Dr|Mr|Mrs|Ms|Prof)\.? [A-Z][a-z'’-]+|[A-Z][a-z][a-z'’-]*"
+        r"(?: (?!(?:I|And|But|The|In|On|At)\b)[A-Z][a-z][a-z'’-]*)?)")
+OWNER = NAME.replace("(?P<name>", "(?P<owner>")
+NOT_NAMES = {"I", "The", "A", "An", "My", "And", "But", "So", "He", "She", "They", "We",
               "It", "This", "That", "There", "Here", "Yes", "No", "Ok", "Okay", "Oh", "Hi",
               "Hey", "Also", "Actually", "Anyway", "Well", "Then", "Now", "Today",
               "Yesterday", "Tomorrow", "Last", "Next", "Monday", "Tuesday", "Wednesday",
@@ -57,19 +58,32 @@ _NOT_NAMES = {"I", "The", "A", "An", "My", "And", "But", "So", "He", "She", "The
               "Portuguese", "Italian", "Dr", "Mr", "Mrs", "Ms", "Prof", "User", "Assistant",
               "Is", "Was", "Has", "Who", "What", "Where", "When", "Why", "How", "Which",
               "Thanks", "Thank", "Please", "Guess", "Sorry", "Just", "By", "For", "In",
-              "On", "At", "To", "From", "With", "After", "Before", "If", "Our", "Your"}
+              "On", "At", "To", "From", "With", "After", "Before", "If", "Our", "Your", "Big",
+             "New", "Good", "Greetings", "Honestly", "Ugh", "Btw", "Fyi", "FYI", "Meet",
+             "Work", "Playing", "Turns", "Back", "Sadly", "Luckily", "Finally"}
 _INTRODUCED = [re.compile(p) for p in (
     # "my sister Lucia", "my cello teacher, Marta,", "my dog called Biscuit"
     rf"(?i:\bmy {RELATION})(?:,| (?i:called|named|whose name is))? {NAME}",
     # "Marta, my cello teacher", "Marta is my cello teacher", "Lucia (my sister)"
-    rf"\b{NAME}(?:,| \(| (?i:is|was|is now|has been)) (?i:my {RELATION})",
+    rf"\b{NAME}(?:, | \(| (?i:is|was|is now|has been) )(?i:my {RELATION})",
     # "my sister's name is Lucia", "my dog is called Biscuit"
     rf"(?i:\bmy {RELATION}(?:'s|’s) name is) {NAME}",
     rf"(?i:\bmy {RELATION} is (?:called|named)) {NAME}",
-    # "I have a dog called Biscuit", "we got a kitten named Miso"
-    rf"(?i:\b(?:i|we) (?:have|had|got|adopted|'ve got|’ve got) an? {RELATION}"
-    rf" (?:called|named)) {NAME}",
+    # "Tiago's rabbit is named Mango": Tiago's; "Aylin adopted a guinea pig called Bagel"
+    rf"\b{OWNER}(?:'s|’s) (?i:{RELATION}) (?i:is (?:called|named)|is|'s called) {NAME}",
+    rf"\b{OWNER} (?i:has|had|got|adopted|bought|rescued|has got|just got) (?i:an? (?:new )?"
+    rf"{RELATION} (?:called|named)) {NAME}",
+    # "I have a dog called Biscuit", "New family member: a dog called Bramble"
+    rf"(?i:\ban? (?:new )?{RELATION},? (?:called|named)) {NAME}",
+    # "picked up Peanut, a parrot from the shelter", "Miso, our new kitten,"
+    rf"\b{NAME}, (?i:(?:an?|our|my) (?:new |little |rescue |young |old )?{RELATION})\b",
+    # "meet Crumble: my new dog", "say hello to Miso, my kitten"
+    rf"(?i:\b(?:meet|say hello to|say hi to|introducing)) {NAME}[:,] (?i:my {RELATION})",
 )]
+# "I've got a ferret now!" then "She is called Clover."
+_UNNAMED = re.compile(rf"(?i:\b(?:i|we)(?:'ve|’ve| have| just)? (?:got|have|adopted|bought|rescued|"
+                      rf"took in|brought home) an? (?:new |little |young )?{RELATION}\b)")
+_CALLED = re.compile(rf"(?i:\b(?:she|he|it|they)(?:'s|’s| is| are) (?:called|named)) {NAME}")
 _TITLED = re.compile(r"\b(?P<name>Dr\.? [A-Z][a-z'’-]+)")
 _MY_RELATION = re.compile(rf"\bmy {RELATION}\b", re.I)
 _PRONOUN = re.compile(r"\b(she|he|her|him|his|hers)\b", re.I)
@@ -85,11 +99,13 @@ def canonical(relation: str) -> str:
 def _name(raw: str) -> str | None:
     name = raw.strip().rstrip("'’")
     first = name.split()[0].rstrip(".")
-    return None if first in _NOT_NAMES or name in _NOT_NAMES else name
+    return None if first in NOT_NAMES or name in NOT_NAMES else name
 
 
 def _relation(m: re.Match) -> str:
-    return canonical(f"{m['mod'] or ''}{m['rel']}")
+    relation = canonical(f"{m['mod'] or ''}{m['rel']}")
+    owner = m.groupdict().get("owner")
+    return f"{owner}'s {relation}" if owner and _name(owner) else relation
 
 
 @dataclass
@@ -111,8 +127,22 @@ class Person:
         """"your sister Lucia", "Lucia", "your dog Biscuit"."""
         if not self.relation:
             return self.name
+        if "'s " in self.relation:  # someone else's pet: "Tomas's hamster Toffee"
+            return f"{self.relation} {self.name}".strip()
         owner = "your" if you else "the user's"
         return f"{owner} {self.relation} {self.name}".strip()
+
+    @property
+    def pet(self) -> bool:
+        return self.relation.split()[-1] in PETS if self.relation else False
+
+    def owned_by(self, owner: str | None) -> bool:
+        """A pet of `owner` (a person's key), or of the user's when None."""
+        if not self.pet:
+            return False
+        if owner is None:
+            return "'s " not in self.relation
+        return self.relation.lower().startswith(f"{owner.lower()}'s ")
 
 
 @dataclass(frozen=True)
@@ -127,10 +157,13 @@ class Mention:
 
 
 def _matches_relation(person_relation: str, asked: str) -> bool:
-    """"my teacher" names "cello teacher"; "sister" names "sister"."""
-    return bool(person_relation) and (person_relation == asked
-                                      or person_relation.split()[-1] == asked.split()[-1]
-                                      and asked.split()[-1] == asked)
+    """"my teacher" names "cello teacher"; "sister" names "sister"; "my hamster" does not
+    name "Tomas's hamster"."""
+    person_relation, asked = person_relation.lower(), asked.lower()
+    if not person_relation or ("'s " in person_relation) != ("'s " in asked):
+        return False
+    return person_relation == asked or (person_relation.split()[-1] == asked.split()[-1]
+                                        and asked.split()[-1] == asked)
 
 
 class Life:
@@ -212,9 +245,8 @@ def mentions(sentence: str, life: Life, last: Mention | None) -> list[Mention]:
     found: list[Mention] = []
 
     def add(m: Mention) -> None:
-        if m not in found and not any(f.name == m.name and m.name and not m.relation
-                                      for f in found):
-            found.append(m)
+        if not any(f == m or (m.name and f.name == m.name) for f in found):
+            found.append(m)  # the first reading of a name wins ("Tomas's hamster")
 
     spans = []
     for pattern in _INTRODUCED:
@@ -222,6 +254,12 @@ def mentions(sentence: str, life: Life, last: Mention | None) -> list[Mention]:
             if (name := _name(m["name"])) is not None:
                 add(Mention(name, _relation(m)))
                 spans.append(m.span())
+    for m in _UNNAMED.finditer(sentence):
+        if not any(a <= m.start() < b for a, b in spans) and m["rel"] in PETS:
+            add(Mention("", _relation(m)))
+    if (m := _CALLED.search(sentence)) and last is not None and not last.name \
+            and (name := _name(m["name"])):
+        add(Mention(name, last.relation))
     for m in _TITLED.finditer(sentence):
         add(Mention(m["name"].replace(".", ""), "doctor"))
     for p in life.mentioned_in(sentence):
