@@ -193,14 +193,15 @@ def test_a_tool_calling_model_searches_memory_before_it_answers(server, settings
     settings = replace(settings, model=server.url, k=1)
     with Agent(settings, encoder=encoder, clock=lambda: NOW) as agent:
         agent.remember(None, "my brother is called Tiago")
-        agent.remember(None, "Tiago studied marine biology in Porto", speaker="")
+        # In words no fact pattern reads, so only the model's own search finds it.
+        agent.remember(None, "Tiago wrote his thesis on marine biology in Porto", speaker="")
         for n in range(6):
             agent.remember(None, f"note {n}: the recycling goes out on Thursdays")
 
         def search(body):
             assert [t["function"]["name"] for t in body["tools"]] == ["search_memory",
                                                                     "remember"]
-            assert "Tiago studied" not in body["messages"][0]["content"]  # not recalled
+            assert "Tiago wrote" not in body["messages"][0]["content"]  # not recalled
             return {"tool_calls": [("search_memory", '{"query": "what Tiago studied"}')]}
 
         def answer(body):
@@ -208,7 +209,8 @@ def test_a_tool_calling_model_searches_memory_before_it_answers(server, settings
             assert call["role"] == "assistant" and call["tool_calls"][0]["function"] == {
                 "name": "search_memory", "arguments": '{"query": "what Tiago studied"}'}
             assert result["role"] == "tool" and result["tool_call_id"] == "call_0"
-            found = re.search(r"\[(\d+)\][^\n]*Tiago studied marine biology", result["content"])
+            found = re.search(r"\[(\d+)\][^\n]*Tiago wrote his thesis on marine biology",
+                              result["content"])
             return {"content": f"Your brother Tiago [1] studied marine biology [{found[1]}]."}
 
         server.script = [search, answer]
@@ -218,7 +220,7 @@ def test_a_tool_calling_model_searches_memory_before_it_answers(server, settings
         step, _, final = text.partition("\n\n")
         assert step.startswith("\u00bb searched memory for \u201cwhat Tiago studied\u201d: ")
         assert final == "Your brother Tiago [1] studied marine biology [2]."
-        assert "Tiago studied marine biology" in " ".join(h.text for h in reply.sources)
+        assert "Tiago wrote his thesis" in " ".join(h.text for h in reply.sources)
         assert reply.support is not None and "my brother is called Tiago" in reply.support.text
         assert agent.transcript(cid)[-1].text == text  # the step is kept with the answer
 
