@@ -312,12 +312,13 @@ def known(question: str, people: Annotator, sources: Sequence[Hit]) -> Strategy:
 
 def plausible(question: str, draft: Draft, people: Annotator) -> bool:
     """After UNKNOWN (someone known, nothing said of what is asked), another strategy's
-    draft may still be right (a fact said in words no pattern reads), unless it is a date
-    read off a memory, or the value of another of their facts (their job for where they
-    work) or of the same thing of someone else (the user's employer for the sister's)."""
-    if draft.how == "date":
-        return False
+    draft may still be right (a fact said in words no pattern reads), unless it is the day
+    a memory was said given as a birthday, or the value of another of their facts (their
+    job for where they work) or of the same thing of someone else (the user's employer for
+    the sister's)."""
     found = facts_asked(core(question), people)
+    if draft.how == "date":  # the day a memory was said is no birthday; it may be a move's
+        return found is None or found[1] != "birthday"
     if found is None:
         return True
     who, subject, _, _ = found
