@@ -8,7 +8,7 @@ A memory's text is what it is searched, embedded and shown by:
   the document's own words                          a part of an imported document
 Its meta says what the text is, so nothing reads it back out of the text:
   form      "statement" (what was said), "question" (a message the user asked this
-            assistant in its chat: kept in the transcript, ranked after what is stated),
+            assistant in its chat: kept in the transcript, never recalled as knowledge),
             "summary" or "chunk" (a part of a document). An imported chat's turns and a
             replayed conversation's are statements: none was put to this assistant;
   speaker   who said it ("User", "Assistant", a person's name; "" when nobody did);
