@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections.abc import Iterator
 
 from assistant.ingest.sections import split_paragraphs
 from assistant.ingest.types import Chunk, Section
@@ -24,10 +25,20 @@ _SENTENCE_BREAK = re.compile(r"(?<=[.!?…])\s+|(?<=[.!?…][\"'”’)\]])\s+")
 _Unit = tuple[int, str]  # (paragraph index within the section, text)
 
 
+class TooManyChunks(ValueError):
+    """The sections make more chunks than the caller allows."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"more than {limit} chunks")
+        self.limit = limit
+
+
 def chunk_sections(
-    sections: list[Section], max_words: int = 220, overlap_words: int = 30
+    sections: list[Section], max_words: int = 220, overlap_words: int = 30,
+    max_chunks: int | None = None,
 ) -> list[Chunk]:
-    """Split sections into chunks of at most max_words words, numbered 0..n-1."""
+    """Split sections into chunks of at most max_words words, numbered 0..n-1; raise
+    TooManyChunks as soon as there would be more than max_chunks."""
     # 220 English words are ~290 MiniLM word pieces: within the model's 512 positions,
     # but past the 256 that sentence-transformers truncates at, so the encoder must
     # not cut at 256 or chunk tails go unembedded.
@@ -46,6 +57,8 @@ def chunk_sections(
             pieces = _split_long(paragraph, max_words, max_words - overlap_words)
             units.extend((index, piece) for piece in pieces)
         for text in _pack(units, max_words, overlap_words):
+            if max_chunks is not None and len(chunks) >= max_chunks:
+                raise TooManyChunks(max_chunks)
             chunks.append(Chunk(text, locator, len(chunks)))
     return chunks
 
@@ -80,23 +93,22 @@ def _split_long(paragraph: str, max_words: int, piece_words: int) -> list[str]:
     return pieces
 
 
-def _pack(units: list[_Unit], max_words: int, overlap_words: int) -> list[str]:
-    """Greedily pack units into chunks; each new chunk starts with the last one's tail."""
-    chunks: list[str] = []
+def _pack(units: list[_Unit], max_words: int, overlap_words: int) -> Iterator[str]:
+    """Greedily pack units into chunks; each new chunk starts with the last one's tail.
+    Yielded one by one, so a caller's limit stops the work early."""
     current: list[_Unit] = []
     count = 0
     for unit in units:
         size = _count(unit[1])
         if current and count + size > max_words:
-            chunks.append(_join(current))
+            yield _join(current)
             continues = unit[0] == current[-1][0]
             current = _tail(current, min(overlap_words, max_words - size), continues)
             count = sum(_count(text) for _, text in current)
         current.append(unit)
         count += size
     if current:
-        chunks.append(_join(current))
-    return chunks
+        yield _join(current)
 
 
 def _tail(units: list[_Unit], budget: int, mid_paragraph: bool) -> list[_Unit]:

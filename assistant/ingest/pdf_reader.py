@@ -6,7 +6,7 @@ import io
 import logging
 from pathlib import Path
 
-from pypdf import PdfReader
+from pypdf import PageObject, PdfReader
 
 from assistant.ingest.sections import normalise_space
 from assistant.ingest.types import ReadError, Section
@@ -14,6 +14,9 @@ from assistant.ingest.types import ReadError, Section
 log = logging.getLogger(__name__)
 
 _DAMAGED_HINT = "the file may be damaged or incomplete; download or export it again"
+# Text extraction costs seconds per MB of page content, and a few KB of PDF can
+# inflate to far more (or reuse one big stream on every page). A long book has tens of MB.
+_MAX_CONTENT_BYTES = 128 * 1024 * 1024
 
 
 def read_pdf(path: Path, raw: bytes) -> tuple[str, list[Section]]:
@@ -34,7 +37,18 @@ def read_pdf(path: Path, raw: bytes) -> tuple[str, list[Section]]:
     except Exception as exc:
         raise ReadError(path, f"not a readable PDF ({_why(exc)}); {_DAMAGED_HINT}") from exc
     sections = []
+    content = 0
     for number, page in enumerate(pages, start=1):
+        try:
+            content += _content_bytes(page)
+        except Exception as exc:
+            log.warning("%s: skipped page %d (%s)", path.name, number, _why(exc))
+            continue
+        if content > _MAX_CONTENT_BYTES:
+            raise ReadError(path, f"page content inflates to over "
+                                  f"{_MAX_CONTENT_BYTES >> 20} MB by page {number} of "
+                                  f"{len(pages)}; too big to read (a compression bomb, or "
+                                  "a PDF to split into parts)")
         try:
             text = page.extract_text() or ""
         except Exception as exc:
@@ -50,6 +64,13 @@ def read_pdf(path: Path, raw: bytes) -> tuple[str, list[Section]]:
             "run OCR on it and import again)",
         )
     return _title(reader) or path.stem, sections
+
+
+def _content_bytes(page: PageObject) -> int:
+    """The size of the page's decoded content stream (pypdf caches the decoding, so the
+    text extraction that follows does not inflate it again)."""
+    contents = page.get_contents()
+    return len(contents.get_data()) if contents is not None else 0
 
 
 def _decrypt_without_password(reader: PdfReader) -> bool:

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import ctypes
-import hashlib
 import logging
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,8 +13,8 @@ from pathlib import Path
 from tqdm import tqdm
 
 from assistant.ingest.chatgpt_reader import stream_chatgpt
-from assistant.ingest.chunking import CHUNK_OVERLAP, CHUNK_WORDS, chunk_sections
-from assistant.ingest.readers import open_export, read_document
+from assistant.ingest.chunking import CHUNK_OVERLAP, CHUNK_WORDS, TooManyChunks, chunk_sections
+from assistant.ingest.readers import file_hash, open_export, read_document
 from assistant.ingest.types import (
     CHATGPT_EXPORT_NAME,
     Chunk,
@@ -45,20 +44,36 @@ class ImportReport:
         return not self.failed
 
 
-def collect_files(paths: Iterable[Path]) -> tuple[dict[Path, str], list[ReadError]]:
+def collect_files(paths: Iterable[Path], within: Sequence[Path] | None = None
+                  ) -> tuple[dict[Path, str], list[ReadError]]:
     """Files named directly, plus supported files found recursively in folders, each with
     the name its memories cite: its path inside the folder imported (two `app.md` in one
-    folder stay apart), or its own name."""
+    folder stay apart), or its own name.
+
+    Links to files are followed: the user's own import may gather notes linked from
+    elsewhere. With `within` (resolved folders: what a connected MCP client may import),
+    a file whose real location, links followed, lies outside all of them is refused, so
+    a link inside an allowed folder cannot reach the rest of the disk."""
     files, errors = {}, []
+
+    def add(f: Path, cited_as: str) -> None:
+        if within is not None and not any(f.resolve().is_relative_to(w) for w in within):
+            # The target is not named: the caller may not learn what lies outside.
+            what = "links to a file" if f.is_symlink() else "lies"
+            errors.append(ReadError(f, f"{what} outside the folders allowed for import; "
+                                       "refused"))
+        else:
+            files[f] = cited_as
+
     for p in map(Path, paths):
         if p.is_dir():
             for f in sorted(p.rglob("*")):
                 inside = f.relative_to(p)
                 if (f.is_file() and is_supported(f)
                         and not any(part.startswith(".") for part in inside.parts)):
-                    files[f] = inside.as_posix()
+                    add(f, inside.as_posix())
         elif p.is_file():
-            files[p] = p.name
+            add(p, p.name)
         else:
             errors.append(ReadError(p, "no such file or folder"))
     return files, errors
@@ -70,13 +85,18 @@ FileHook = Callable[[int, int, Path, "int | str | ReadError"], None]
 # for a chat export, turns rather than chunks.
 ChunkHook = Callable[[Path, int, int], None]
 BATCH_CHUNKS = 512  # chunks per commit of a big file: about 20 s of encoding on 2 cores
+# Chunks one document may make: ~9 million words, over half an hour of encoding on 2
+# cores. More is a hostile or mistaken file, not a document to remember.
+MAX_CHUNKS = 50_000
 
 
-def import_paths(store: StoreBase, encoder: Encoder, paths: Iterable[Path],
-                 progress: bool | None = None, on_file: FileHook | None = None,
-                 batch_chunks: int = BATCH_CHUNKS) -> ImportReport:
-    """Import every file under `paths`; a bad file is reported and the others go on."""
-    files, errors = collect_files(paths)
+def import_paths(store: StoreBase, encoder: Encoder,
+                 paths: Iterable[Path] | Mapping[Path, str], progress: bool | None = None,
+                 on_file: FileHook | None = None, batch_chunks: int = BATCH_CHUNKS
+                 ) -> ImportReport:
+    """Import every file under `paths` (or the files collect_files found, with the names
+    they cite); a bad file is reported and the others go on."""
+    files, errors = (dict(paths), []) if isinstance(paths, Mapping) else collect_files(paths)
     report = ImportReport(failed=errors)
     for err in errors:
         if on_file:
@@ -110,14 +130,14 @@ def import_paths(store: StoreBase, encoder: Encoder, paths: Iterable[Path],
 
 
 def import_file(store: StoreBase, encoder: Encoder, path: Path, cited_as: str = "", *,
-                batch_chunks: int = BATCH_CHUNKS, on_chunks: ChunkHook | None = None
-                ) -> int | str:
+                batch_chunks: int = BATCH_CHUNKS, on_chunks: ChunkHook | None = None,
+                max_chunks: int = MAX_CHUNKS) -> int | str:
     """Import one file: the number of memories stored, or why it was skipped. Its
     memories cite it as `cited_as` (default: its name). A file of more than
     `batch_chunks` chunks (a chat export of more turns) is committed in parts, reported
-    to `on_chunks`."""
+    to `on_chunks`; a document of more than `max_chunks` is refused."""
     path = path.resolve()
-    content_hash = hashlib.sha256(path.read_bytes()).hexdigest()
+    content_hash = file_hash(path)
     same_path = store.document_by_path(str(path))
     if same_path is not None and same_path.content_hash == content_hash:
         return "unchanged since the last import"
@@ -128,7 +148,12 @@ def import_file(store: StoreBase, encoder: Encoder, path: Path, cited_as: str = 
     if path.name.lower() == CHATGPT_EXPORT_NAME:
         return _import_export(store, encoder, path, modified, batch_chunks, on_chunks)
     doc = read_document(path)
-    planned = chunk_sections(doc.sections, max_words=CHUNK_WORDS, overlap_words=CHUNK_OVERLAP)
+    try:
+        planned = chunk_sections(doc.sections, max_words=CHUNK_WORDS,
+                                 overlap_words=CHUNK_OVERLAP, max_chunks=max_chunks)
+    except TooManyChunks:
+        raise ReadError(path, f"too long to import (over {max_chunks} chunks of about "
+                              f"{CHUNK_WORDS} words); split it into smaller files") from None
     cited_as = cited_as or path.name
     if len(planned) > batch_chunks:
         return _import_in_parts(store, encoder, doc, planned, modified, cited_as,

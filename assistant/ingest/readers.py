@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from assistant.ingest.chatgpt_reader import read_chatgpt, scan_chatgpt
 from assistant.ingest.docx_reader import read_docx
@@ -86,11 +89,43 @@ def open_export(path: Path) -> ExportFile:
     return ExportFile(path, hashlib.sha256(raw).hexdigest(), text, conversations, turns)
 
 
+def file_hash(path: Path) -> str:
+    """sha256 hex of the file's bytes, read in blocks after the size check (a huge file
+    is refused before any of it is read, and hashing never holds it whole)."""
+    digest, read = hashlib.sha256(), 0
+    with _open_checked(path) as (f, _):
+        for block in iter(lambda: f.read(1024 * 1024), b""):
+            read += len(block)
+            if read > MAX_FILE_BYTES:  # grew past the cap since the check
+                raise _too_large(path)
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def _read_bytes(path: Path) -> bytes:
     """The file's bytes, with OS errors turned into ReadError."""
+    with _open_checked(path) as (f, size):
+        # One byte past the size: a file that grew past the cap since is still refused.
+        raw = f.read(size + 1)
+    if len(raw) > MAX_FILE_BYTES:
+        raise _too_large(path)
+    return raw
+
+
+@contextmanager
+def _open_checked(path: Path) -> Iterator[tuple[BinaryIO, int]]:
+    """The file open for reading and its size, once that size (of the file opened, not of
+    whatever the name points to later) is within MAX_FILE_BYTES; OS errors become
+    ReadError."""
     try:
-        if path.stat().st_size > MAX_FILE_BYTES:
-            raise ReadError(path, "too large to import (over 1 GB); split it into parts")
-        return path.read_bytes()
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            if size > MAX_FILE_BYTES:
+                raise _too_large(path)
+            yield f, size
     except OSError as exc:
         raise ReadError(path, f"cannot read the file ({exc.strerror or exc})") from exc
+
+
+def _too_large(path: Path) -> ReadError:
+    return ReadError(path, "too large to import (over 1 GB); split it into parts")
