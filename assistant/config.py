@@ -53,9 +53,10 @@ class Settings:
     # A proxy from HTTP(S)_PROXY is used for a server on another machine (unless NO_PROXY
     # names it), never for one on this machine unless this is true.
     proxy_loopback: bool = False
-    # Where the memories are: "" (SQLite and FAISS in the data folder) or a PostgreSQL
-    # URL, postgresql+psycopg://USER@HOST/DB (password from PGPASSWORD or ~/.pgpass
-    # rather than here). ASSISTANT_STORE and --store override it.
+    # Where the memories are: "" (SQLite and FAISS in the data folder), sqlite:///FOLDER
+    # (or FOLDER/memory.sqlite3) for another one, or a PostgreSQL URL,
+    # postgresql+psycopg://USER@HOST/DB (password from PGPASSWORD or ~/.pgpass rather than
+    # here; in the URL, an @ in it is written %40). ASSISTANT_STORE and --store override it.
     store_url: str = ""
     # Folders whose files other AI tools may import through `assistant mcp`; none by
     # default, so a connected tool cannot read the disk at will.
@@ -64,6 +65,16 @@ class Settings:
     @property
     def log_path(self) -> Path:
         return self.home / "assistant.log"
+
+
+def make_data_folder(home: Path) -> None:
+    """Create the data folder owner-only (memories are private); one that exists keeps the
+    mode its owner gave it (a shared or backed-up folder is theirs to set)."""
+    try:
+        home.mkdir(parents=True, mode=0o700)
+    except FileExistsError:
+        return
+    os.chmod(home, 0o700)  # whatever the umask took away
 
 
 def default_home() -> Path:

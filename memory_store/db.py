@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import quote
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
@@ -111,6 +112,10 @@ class StoreDamagedError(RuntimeError):
     """The database's schema is not what its version says; `assistant doctor --repair`."""
 
 
+class StoreReadOnlyError(RuntimeError):
+    """A store that cannot be written needs a change only a write can make."""
+
+
 def _set_pragmas(dbapi_conn: sqlite3.Connection, _record: object) -> None:
     cursor = dbapi_conn.cursor()
     # First: switching a new file to WAL takes a lock another opener may hold.
@@ -155,6 +160,36 @@ def make_engine(path: Path) -> Engine:
     return engine
 
 
+def make_read_only_engine(path: Path) -> Engine:
+    """An engine that only reads the SQLite file at `path`, in a folder this process
+    cannot write (a read-only mount, a folder made read-only, a backup on a DVD).
+
+    A WAL database is normally read through its -shm file, which a read-only folder cannot
+    get; when there is none and no write-ahead log waiting either, the file is complete
+    and is opened as immutable (SQLite's documented way to read such a file)."""
+    uri = f"file:{quote(str(path))}?mode=ro"
+    wal = path.with_name(path.name + "-wal")
+    if not path.with_name(path.name + "-shm").exists() and not (
+            wal.exists() and wal.stat().st_size):
+        uri += "&immutable=1"
+
+    def connect() -> sqlite3.Connection:
+        return sqlite3.connect(uri, uri=True, check_same_thread=False)
+
+    # The URL is the file's, for messages; `creator` opens it read-only.
+    engine = create_engine(f"sqlite:///{path}", creator=connect)
+    event.listen(engine, "connect", _set_read_pragmas)
+    event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
+    return engine
+
+
+def _set_read_pragmas(dbapi_conn: sqlite3.Connection, _record: object) -> None:
+    cursor = dbapi_conn.cursor()
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA query_only=ON")  # a write fails at once, whatever asks for it
+    cursor.close()
+
+
 class _UserVersion:
     """SQLite keeps the schema version in PRAGMA user_version; a write transaction (BEGIN
     IMMEDIATE) is the migration lock."""
@@ -174,21 +209,45 @@ class _UserVersion:
         conn.exec_driver_sql(f"PRAGMA user_version = {version}")
 
 
-def migrate(engine: Engine) -> int:
+def migrate(engine: Engine, read_only: bool = False) -> int:
     """Bring the schema to SCHEMA_VERSION (memory_store.migrations); returns the version.
-    A schema that is not what its version says raises StoreDamagedError."""
+    A schema that is not what its version says raises StoreDamagedError; one that needs
+    upgrading in a store that cannot be written, StoreReadOnlyError."""
 
     def before(conn: Connection, version: int) -> None:
-        if version == 0 and _names(conn)["table"] & REQUIRED["table"]:
-            raise _damaged(engine, "its tables exist but its schema version is 0")
+        # The version is only a number anyone can set: a step is run only on the tables
+        # it was written for (a lowered version would re-run a done step and fail half way).
+        found = _tables_version(conn)
+        if found is None:
+            raise _damaged(engine, "its memories table is missing")
+        if found != version:
+            raise _damaged(engine, f"its schema version says {version}, but its tables are "
+                           f"version {found}'s")
+        if read_only:
+            raise StoreReadOnlyError(
+                f"{engine.url.database}: this store (schema version {version}) must be "
+                f"upgraded to version {SCHEMA_VERSION}, which writes to it; open it once "
+                "where it can be written, or copy the data folder somewhere writable.")
 
-    run_migrations(MIGRATIONS, _UserVersion(engine), str(engine.url.database), before)
+    with engine.connect() as conn:  # no lock when it is current: a reader does not wait
+        current = _UserVersion(engine).read(conn) == SCHEMA_VERSION
+    if not current:
+        run_migrations(MIGRATIONS, _UserVersion(engine), str(engine.url.database), before)
     with engine.connect() as conn:
         missing = {f"{kind} {name}" for kind, names in REQUIRED.items()
                    for name in names - _names(conn)[kind]}
     if missing:
         raise _damaged(engine, f"{', '.join(sorted(missing))} missing")
     return SCHEMA_VERSION
+
+
+def _tables_version(conn: Connection) -> int | None:
+    """The schema version the database itself shows: 0 (no tables yet), 1, or 2 (its step
+    made embeddings immutable); None when there are tables but no memories table."""
+    names = _names(conn)
+    if "memories" not in names["table"]:
+        return None if names["table"] & REQUIRED["table"] else 0
+    return 2 if "memories_embedding_immutable" in names["trigger"] else 1
 
 
 def _names(conn: Connection) -> dict[str, set[str]]:

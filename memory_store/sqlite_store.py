@@ -53,21 +53,32 @@ class SqliteStore(StoreBase):
     def __init__(self, home: Path, *, embedding_model: str, dim: int) -> None:
         super().__init__(embedding_model=embedding_model, dim=dim)
         self.home = Path(home)
-        self.home.mkdir(parents=True, exist_ok=True)
-        os.chmod(self.home, 0o700)  # memories are private: owner only
         self._index_lock = threading.RLock()
         self.db_path = self.home / DB_FILE
+        if self.db_path.is_dir():  # made by `store copy --to sqlite:///.../memory.sqlite3`
+            raise ValueError(f"{self.db_path} is a folder, not the database: an older "
+                             f"`store copy` made it a data folder of its own. Rename it "
+                             f"(e.g. to {self.home / 'copied-store'}) and use it with "
+                             f"--store sqlite:///FOLDER; this data folder then works again")
         self.where = str(self.db_path)  # for messages: where the memories are
         self.index_path = self.home / INDEX_FILE
-        # Created 0600 before SQLite opens it: its -wal and -shm files take the database
-        # file's mode, so they are private from their first byte too.
-        os.close(os.open(self.db_path, os.O_CREAT | os.O_WRONLY, 0o600))
-        for companion in ("-wal", "-shm"):
-            if (wal := self.db_path.with_name(DB_FILE + companion)).exists():
-                wal.chmod(0o600)
-        self._engine = make_engine(self.db_path)
-        migrate(self._engine)
-        self.db_path.chmod(0o600)
+        # A folder (or database) this process cannot write is still read: searching and
+        # answering work; anything that would write fails saying the store is read-only.
+        self.read_only = _read_only(self.home, self.db_path)
+        if self.read_only:
+            self._engine = db.make_read_only_engine(self.db_path)
+            migrate(self._engine, read_only=True)
+        else:
+            _private_folder(self.home)
+            # Created 0600 before SQLite opens it: its -wal and -shm files take the
+            # database file's mode, so they are private from their first byte too.
+            os.close(os.open(self.db_path, os.O_CREAT | os.O_WRONLY, 0o600))
+            for companion in ("-wal", "-shm"):
+                if (wal := self.db_path.with_name(DB_FILE + companion)).exists():
+                    wal.chmod(0o600)
+            self._engine = make_engine(self.db_path)
+            migrate(self._engine)
+            self.db_path.chmod(0o600)
         self.Session = make_sessionmaker(self._engine)  # reads: never wait for a writer
         # Writes take the write lock when they begin: a read-then-write transaction
         # upgraded later fails at once ("database is locked") if another process wrote.
@@ -102,7 +113,7 @@ class SqliteStore(StoreBase):
     def flush(self) -> None:
         """Write the FAISS cache if it changed since it was last saved."""
         self._sync_index()
-        if self._dirty:
+        if self._dirty and not self.read_only:  # read-only: the rebuilt copy lives in memory
             meta = {"model": self.embedding_model, "dim": self.dim, "store": self.store_id,
                     "generation": self._index_generation, "count": self._index.count}
             self._index.save(self.index_path, meta)
@@ -297,6 +308,22 @@ class SqliteStore(StoreBase):
         return self.counts() | {"vector_index": self._index.count, "index": index,
                                 "embedding_model": self.embedding_model, "backend": "sqlite",
                                 "home": str(self.home)}
+
+
+def _read_only(home: Path, db_path: Path) -> bool:
+    """The store exists but this process cannot write it (os.access asks the kernel: a
+    read-only mount, the modes and the process's privileges all count)."""
+    return db_path.is_file() and not (os.access(home, os.W_OK) and os.access(db_path, os.W_OK))
+
+
+def _private_folder(home: Path) -> None:
+    """A new data folder is owner-only (memories are private); one that exists keeps the
+    mode its owner gave it."""
+    try:
+        home.mkdir(parents=True, mode=0o700)
+    except FileExistsError:
+        return
+    os.chmod(home, 0o700)  # whatever the umask took away
 
 
 def _same(vector: np.ndarray, blob: bytes, approximate: bool) -> bool:

@@ -3,13 +3,16 @@ IndexFlatIP) up to APPROXIMATE_AT memories, then approximate (IVF over half-prec
 vectors: half the memory, and only NPROBE of its lists searched per query).
 
 The file is only a cache of SQLite. It is written atomically (temp file + rename, under a
-file lock) with a JSON sidecar saying which embedding model and store generation it holds;
-anything unreadable or mismatched is reported as missing so the store rebuilds it.
+file lock) with a JSON sidecar saying which embedding model and store generation it holds,
+and the SHA-256 of the very file it describes: an index file without its own sidecar (another
+store's, an old copy put back by hand) is never taken for this one. Anything unreadable or
+mismatched is reported as missing so the store rebuilds it.
 """
 
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import logging
 import os
@@ -118,22 +121,37 @@ class VectorIndex:
 
     def save(self, path: Path, meta: dict) -> None:
         """Write index and sidecar atomically; concurrent writers are serialised by a lock file."""
+        digest = hashlib.sha256()
+
+        def write(chunk: bytes, f) -> None:
+            digest.update(chunk)
+            f.write(chunk)
+
         with _file_lock(path), self._lock:
             # Written by FAISS straight to the file: no copy of the index in memory.
             _atomic_write(path, lambda f: faiss.write_index(
-                self._index, faiss.PyCallbackIOWriter(f.write)))
-            _atomic_write(_meta_path(path), json.dumps(meta).encode())
+                self._index, faiss.PyCallbackIOWriter(lambda chunk: write(chunk, f))))
+            _atomic_write(_meta_path(path),
+                          json.dumps(meta | {SHA256: digest.hexdigest()}).encode())
 
     @classmethod
     def load(cls, path: Path, dim: int) -> tuple[VectorIndex, dict] | None:
-        """The saved index and its sidecar, or None when missing, unreadable or the wrong shape."""
+        """The saved index and its sidecar, or None when missing, unreadable, the wrong
+        shape, or not the file its sidecar was written with."""
         try:
             with _file_lock(path):
                 meta = json.loads(_meta_path(path).read_text())
-                index = faiss.read_index(str(path))  # straight from the file, no copy
+                if not isinstance(meta, dict) or not isinstance(meta.get(SHA256), str):
+                    raise ValueError(f"{_meta_path(path).name} does not say which file it "
+                                     "describes")
+                index, digest = _read_hashed(path)
         except (OSError, ValueError, RuntimeError) as exc:
             # A deleted or garbage file is expected after a crash or by hand; SQLite has it all.
             log.warning("vector index %s unusable (%s); it will be rebuilt", path, exc)
+            return None
+        if digest != meta[SHA256]:
+            log.warning("vector index %s is not the file its sidecar describes; rebuilding",
+                        path)
             return None
         if not isinstance(index, faiss.IndexIDMap2 | faiss.IndexIVF) or index.d != dim:
             log.warning("vector index %s has the wrong type or dimension; rebuilding", path)
@@ -144,8 +162,27 @@ class VectorIndex:
         return cls(dim, index), meta
 
 
+SHA256 = "sha256"  # the sidecar's key for the digest of its index file
+
+
 def _meta_path(path: Path) -> Path:
     return path.with_name(path.name + ".json")
+
+
+def _read_hashed(path: Path) -> tuple[faiss.Index, str]:
+    """The index in `path`, read by FAISS straight from the file (no copy in memory), and
+    the SHA-256 of every byte of the file, taken as it passes."""
+    digest = hashlib.sha256()
+
+    with open(path, "rb") as f:
+        def read(n: int) -> bytes:
+            chunk = f.read(n)
+            digest.update(chunk)
+            return chunk
+
+        index = faiss.read_index(faiss.PyCallbackIOReader(read))
+        digest.update(f.read())  # anything after the index makes it another file
+    return index, digest.hexdigest()
 
 
 def _atomic_write(path: Path, data) -> None:
@@ -167,7 +204,16 @@ def _atomic_write(path: Path, data) -> None:
 
 @contextmanager
 def _file_lock(path: Path):
-    with open(path.with_name(path.name + ".lock"), "a+") as lock:
+    name = path.with_name(path.name + ".lock")
+    try:
+        lock = open(name, "a+")  # closed by the `with` below
+    except OSError:
+        if os.access(path.parent, os.W_OK):
+            raise
+        # A folder this process cannot write (it only loads then): read the files as they are.
+        yield
+        return
+    with lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
             yield

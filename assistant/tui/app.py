@@ -5,6 +5,8 @@ inside a worker, so the first screen appears before any of them load)."""
 
 from __future__ import annotations
 
+import asyncio
+import signal
 import threading
 from collections.abc import Callable, Iterable
 from datetime import datetime
@@ -60,6 +62,7 @@ class MemoryApp(App[None]):
 
     def on_mount(self) -> None:
         self.sub_title = "loading models\u2026"
+        self._catch_termination()
         self._open()
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
@@ -165,7 +168,9 @@ class MemoryApp(App[None]):
         self.chat.action_stop()
         if self.ready and self.chat.conversation_id is not None:
             self.chat.status("saving a summary of this conversation\u2026")
-            await self.workers.wait_for_complete()  # answers and imports finish persisting
+            # Answers and imports finish persisting; a stopped answer's worker ends
+            # cancelled, which is no reason to quit without the summary.
+            await asyncio.gather(*(w.wait() for w in self.workers), return_exceptions=True)
             self._final_summary(self.chat.conversation_id)
             return
         self._release_waiters()
@@ -178,6 +183,23 @@ class MemoryApp(App[None]):
         finally:
             self.call_from_thread(self.exit)
 
+    # SIGTERM (kill, a session manager logging out) and SIGHUP (the terminal closed) end
+    # the app as ctrl+q does, without the summary: Textual gives the terminal its screen
+    # back (alternate screen and mouse reporting off) and the store is closed, instead of
+    # the process dying mid-frame.
+    TERMINATING = (signal.SIGTERM, signal.SIGHUP)
+
+    def _catch_termination(self) -> None:
+        if not self.is_headless:  # under run_test the signals are the test runner's
+            loop = asyncio.get_running_loop()
+            for sig in self.TERMINATING:
+                loop.add_signal_handler(sig, self._terminated, sig)
+
+    def _terminated(self, sig: signal.Signals) -> None:
+        self.chat.action_stop()  # an answer being written stops at its next piece
+        self._release_waiters()
+        self.exit(return_code=128 + sig)  # the shell's convention for "ended by a signal"
+
     def _release_waiters(self) -> None:
         """Workers waiting for models that will not come now stop waiting."""
         if not self.loaded.is_set():
@@ -185,6 +207,10 @@ class MemoryApp(App[None]):
             self.loaded.set()
 
     def on_unmount(self) -> None:
+        if not self.is_headless:
+            loop = asyncio.get_running_loop()
+            for sig in self.TERMINATING:
+                loop.remove_signal_handler(sig)
         self._release_waiters()
         if self.agent is not None:
             self.agent.close()
