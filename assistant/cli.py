@@ -9,21 +9,25 @@ import os
 import sys
 from pathlib import Path
 
-from assistant.config import ConfigError, Settings, load_settings, positive_int
+from assistant.cli_options import Parser, global_options
+from assistant.config import ConfigError, Settings, load_settings, make_data_folder, positive_int
+from assistant.degraded import LogFile, explain, open_log
 from assistant.terminal import printable
 from memory_store.records import Hit, iso
 
 log = logging.getLogger("assistant")
 
 
-def _setup_logging(settings: Settings, verbose: bool) -> None:
-    settings.home.mkdir(parents=True, exist_ok=True)
-    os.chmod(settings.home, 0o700)
-    handler = logging.FileHandler(settings.log_path, encoding="utf-8")
-    settings.log_path.chmod(0o600)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+def _setup_logging(settings: Settings, verbose: bool) -> LogFile | None:
+    """Log to the data folder's file (None: it cannot be written, nothing is logged)."""
+    make_data_folder(settings.home)
     root = logging.getLogger()
-    root.addHandler(handler)
+    handler = open_log(settings.log_path)
+    if handler is not None:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: "
+                                               "%(message)s"))
+    # Without a file, a NullHandler keeps Python's last resort from printing warnings.
+    root.addHandler(handler or logging.NullHandler())
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
     if verbose:
         root.addHandler(logging.StreamHandler(sys.stderr))
@@ -35,6 +39,7 @@ def _setup_logging(settings: Settings, verbose: bool) -> None:
 
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
+    return handler
 
 
 def _print_hits(hits: list[Hit], as_json: bool) -> None:
@@ -46,7 +51,7 @@ def _print_hits(hits: list[Hit], as_json: bool) -> None:
     for n, h in enumerate(hits, start=1):
         text = " ".join(h.text.split())
         print(printable(f"{n:>2}. #{h.id} {h.source}  ({iso(h.created_at)[:10]}, {h.kind}, "
-                        f"score {h.score:.4f})") + "\n    "
+                        f"score {h.score:.4f})", one_line=True) + "\n    "
               + printable(f"{text[:200]}{'…' if len(text) > 200 else ''}"))
 
 
@@ -56,11 +61,11 @@ def cmd_import(agent, args) -> int:
     report = import_paths(agent.store, agent.encoder, [Path(p) for p in args.paths],
                           progress=False if args.no_progress else None)
     for path, n in report.imported:
-        print(printable(f"imported {path}: {n} memories"))
+        print(printable(f"imported {path}: {n} memories", one_line=True))
     for path, why in report.skipped:
-        print(printable(f"skipped {path}: {why}"))
+        print(printable(f"skipped {path}: {why}", one_line=True))
     for err in report.failed:
-        print(printable(f"error: {err.path}: {err.reason}"), file=sys.stderr)
+        print(printable(f"error: {err.path}: {err.reason}", one_line=True), file=sys.stderr)
     return 0 if report.ok else 1
 
 
@@ -78,16 +83,19 @@ def cmd_ask(agent, args) -> int:
     if args.json:
         print(json.dumps({"answer": answer.text, "verdict": answer.reply.verdict,
                           "support": support.to_json() if support else None,
-                          "sources": [h.to_json() for h in answer.sources]},
+                          "sources": [h.to_json() for h in answer.sources],
+                          # what the model asked to remember: kept unpinned, for the user
+                          "proposals": [h.to_json() for h in answer.proposals]},
                          ensure_ascii=False, indent=2))
         return 0
     if support is not None:
         quote = "a quote from " if support.kind == "chunk" else ""
-        print(printable(f"\n({quote}{support.source}, {iso(support.created_at)[:10]})"), end="")
+        print("\n" + printable(f"({quote}{support.source}, {iso(support.created_at)[:10]})",
+                               one_line=True), end="")
     print("\n\nSources:")
     for n, h in enumerate(answer.sources, start=1):
         mark = "*" if support is not None and h.id == support.id else " "
-        print(printable(f"{mark}[{n}] {h.source} ({iso(h.created_at)[:10]})"))
+        print(printable(f"{mark}[{n}] {h.source} ({iso(h.created_at)[:10]})", one_line=True))
     return 0
 
 
@@ -110,7 +118,8 @@ def cmd_memories(agent, args) -> int:
             print(f"error: no memory #{args.id}", file=sys.stderr)
             return 1
         print(json.dumps(hit.to_json(), ensure_ascii=False, indent=2) if args.json else
-              f"#{hit.id} {hit.kind} {hit.source} {iso(hit.created_at)}\n\n{hit.text}")
+              printable(f"#{hit.id} {hit.kind} {hit.source} {iso(hit.created_at)}",
+                        one_line=True) + "\n\n" + printable(hit.text))
         return 0
     if not agent.forget([args.id]):  # with its copies: transcript, summary, people
         print(f"error: no memory #{args.id}", file=sys.stderr)
@@ -153,8 +162,9 @@ def run_chat(settings, args) -> int:
     """The TUI; it opens its own agent in a worker, so the first screen shows at once."""
     from assistant.tui.app import create_app
 
-    create_app(settings, use_ltmt=not args.no_ltmt, import_root=Path.cwd()).run()
-    return 0
+    app = create_app(settings, use_ltmt=not args.no_ltmt, import_root=Path.cwd())
+    app.run()
+    return app.return_code or 0  # 143 after SIGTERM, as if it had ended the process
 
 
 def cmd_plain_chat(agent, args) -> int:
@@ -248,18 +258,8 @@ EVALUATION = {
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="assistant", description=__doc__)
-    p.add_argument("--home", type=Path, help="data folder (default: $ASSISTANT_HOME or the "
-                   "platform's user data folder)")
-    p.add_argument("--store", help="where the memories are: sqlite (in the data folder) or "
-                   "postgresql+psycopg://USER@HOST/DB (default: $ASSISTANT_STORE or "
-                   "`store_url` in config.toml)")
-    p.add_argument("-v", "--verbose", action="store_true", help="log to stderr too")
-    p.add_argument("--model", help="who answers: embedded, a model folder or .gguf file, or "
-                   "an OpenAI-compatible server URL such as http://localhost:11434/v1 "
-                   "(default: `model` in config.toml)")
-    p.add_argument("--adapter", help="LoRA for a local model: builtin, none, or a file made by "
-                   "`assistant train-generator` (default: `adapter` in config.toml)")
+    p = Parser(prog="assistant", description=__doc__)
+    global_options(p)
     sub = p.add_subparsers(dest="command", required=True)
     c = sub.add_parser("chat", help="chat in the terminal")
     c.add_argument("--no-ltmt", action="store_true", help="plain hybrid retrieval (ablation)")
@@ -306,7 +306,8 @@ def build_parser() -> argparse.ArgumentParser:
     cp = ssub.add_parser("copy", help="copy every memory, conversation and document, ids "
                          "kept, into an empty store, then check counts and checksums")
     cp.add_argument("--from", dest="source", required=True, help="sqlite (this data folder), "
-                    "sqlite:///FOLDER or postgresql+psycopg://USER@HOST/DB")
+                    "sqlite:///FOLDER (or FOLDER/memory.sqlite3, its database) or "
+                    "postgresql+psycopg://USER@HOST/DB")
     cp.add_argument("--to", dest="target", required=True, help="the same kinds of URL")
     cp.set_defaults(fn=cmd_store_copy)
     mc = sub.add_parser("mcp", help="serve this memory to other AI tools over MCP (stdio, "
@@ -323,6 +324,10 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--repair", action="store_true", help="mend a damaged store's schema (a "
                    "copy of the database is kept first)")
     d.set_defaults(fn=cmd_doctor)
+    # After the command too: else `ask`'s and `search`'s words would take them in, a
+    # --store URL's password included, and send them to the model.
+    for command in (c, a, i, s, m, pe, cp, mc, d):
+        global_options(command, default=argparse.SUPPRESS)
     return p
 
 
@@ -368,7 +373,12 @@ def main(argv: list[str] | None = None) -> int:
         settings.adapter = args.adapter
     if args.store:
         settings.store_url = args.store
-    _setup_logging(settings, args.verbose)
+    try:
+        log_file = _setup_logging(settings, args.verbose)
+    except OSError as exc:
+        print(printable(f"error: {explain(exc, settings.home) or exc}", one_line=True),
+              file=sys.stderr)
+        return 1
     if args.command in EVALUATION:
         from assistant.bench.cli import main as evaluation
 
@@ -390,6 +400,14 @@ def main(argv: list[str] | None = None) -> int:
         except Exception as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1
+    if args.fn is cmd_mcp and args.http and not args.print_config:
+        from assistant.mcp.http import ensure_free
+
+        try:  # a taken port is said at once, not after the models have loaded
+            ensure_free(args.port)
+        except OSError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
     from assistant.agent import Agent
 
     try:
@@ -399,7 +417,10 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except Exception as exc:
         log.exception("command failed")
-        print(f"error: {exc} (details in {settings.log_path})", file=sys.stderr)
+        why = explain(exc, settings.home) or str(exc)
+        logged = log_file is not None and not log_file.failed
+        print(printable(f"error: {why}" + (f" (details in {settings.log_path})" if logged
+                                           else ""), one_line=True), file=sys.stderr)
         return 1
 
 
