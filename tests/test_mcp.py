@@ -13,6 +13,7 @@ import urllib.error
 import urllib.request
 from datetime import datetime
 
+import platformdirs
 import pytest
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters
@@ -20,7 +21,11 @@ from mcp.client.streamable_http import create_mcp_http_client, streamable_http_c
 from mcp_types import Implementation
 
 from assistant.agent import Agent
+from assistant.config import APP_NAME
+from assistant.mcp import config as mcp_config
+from assistant.mcp.server import build_server, serve
 from assistant.memory import text as memory_text
+from assistant.memory.encoder import Encoder
 from memory_store.records import NewMemory
 
 TOOLS = {"search_memory", "ask", "remember", "forget", "list_conversations",
@@ -160,6 +165,15 @@ def _status(url: str, headers: dict) -> int:
         return 0  # nothing listening yet
 
 
+def _refusal(url: str) -> str:
+    """What the server says to a request without the token."""
+    request = urllib.request.Request(url, data=b"{}", method="POST")
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=30)
+    assert refused.value.code == 401
+    return json.loads(refused.value.read())["error"]
+
+
 @pytest.mark.slow
 async def test_http_transport_serves_only_callers_with_the_token(mcp_home, model_cache):
     """`assistant mcp --http`: the printed URL and token, used as is, reach the tools; no
@@ -181,6 +195,9 @@ async def test_http_transport_serves_only_callers_with_the_token(mcp_home, model
             assert time.monotonic() < deadline
             time.sleep(0.5)
         assert _status(entry["url"], {"Authorization": "Bearer guess"}) == 401
+        # The command it names prints this data folder's token, not the default one's.
+        assert (f"`assistant --home {home} mcp --http --port {port} --print-config`"
+                in _refusal(entry["url"]))
         rebound = entry["headers"] | {"Host": f"attacker.example:{port}"}
         assert _status(entry["url"], rebound) in (400, 403, 421)
         http = create_mcp_http_client(headers=entry["headers"])
@@ -197,3 +214,126 @@ async def test_http_transport_serves_only_callers_with_the_token(mcp_home, model
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+READ_ONLY = {"search_memory", "list_conversations", "get_conversation", "memory_stats"}
+
+
+async def test_tools_describe_arguments_effects_and_results(settings, encoder):
+    """What a client shows before calling: every argument explained, which tools only
+    read and which destroy, and the fields of every result."""
+    with Agent(settings, encoder=encoder) as agent:
+        async with Client(build_server(agent)) as client:
+            tools = {t.name: t for t in (await client.list_tools()).tools}
+    for name, tool in tools.items():
+        for arg, schema in tool.input_schema["properties"].items():
+            assert schema.get("description"), f"{name}({arg}) has no description"
+        hints = tool.annotations
+        assert hints is not None, name
+        assert hints.read_only_hint is (name in READ_ONLY), name
+        defs = tool.output_schema.get("$defs", {})
+        shape = tool.output_schema["properties"]
+        if set(shape) == {"result"}:  # a list, wrapped
+            shape = defs[shape["result"]["items"]["$ref"].split("/")[-1]]["properties"]
+        assert shape, f"{name} returns an object of unknown fields"
+    assert tools["forget"].annotations.destructive_hint is True
+    assert tools["forget"].annotations.idempotent_hint is True
+    assert tools["remember"].annotations.destructive_hint is False
+    assert {"answer", "verdict", "support", "sources"} <= set(
+        tools["ask"].output_schema["properties"])
+    assert "ltmt_weight" in tools["search_memory"].output_schema["$defs"]["Memory"][
+        "properties"]
+    assert {"memories", "by_kind", "documents"} <= set(
+        tools["memory_stats"].output_schema["properties"])
+
+
+async def test_blank_text_is_refused_not_stored(settings, encoder):
+    """Text arguments are stripped before they are checked: only spaces is no fact."""
+    with Agent(settings, encoder=encoder) as agent:
+        async with Client(build_server(agent)) as client:
+            blank = error_text(await client.call_tool("remember", {"fact": "   "}))
+            assert "fact" in blank.split() and "blank" in blank
+            assert "blank" in error_text(await client.call_tool("search_memory",
+                                                                {"query": " \t "}))
+            assert "blank" in error_text(await client.call_tool("ask", {"question": "\n"}))
+            assert payload(await client.call_tool("memory_stats"))["memories"] == 0
+            kept = payload(await client.call_tool("remember", {"fact": "  The van is blue. "}))
+            assert kept["remembered"]["text"].endswith("] The van is blue.")
+
+
+async def test_ask_says_why_the_model_server_failed(settings, encoder):
+    """With the configured model server down, `ask` names the server and the reason,
+    not only that the tool failed."""
+    down = _free_port()  # nothing listens there
+    settings.model = f"http://127.0.0.1:{down}/v1"
+    with Agent(settings, encoder=encoder) as agent:
+        async with Client(build_server(agent)) as client:
+            payload(await client.call_tool("remember", {"fact": "The van is blue."}))
+            failed = error_text(await client.call_tool("ask", {"question": "What colour is "
+                                                                           "the van?"}))
+    assert f"model server at http://127.0.0.1:{down}/v1" in failed
+    assert "Connection refused" in failed
+
+
+def test_a_taken_port_fails_before_the_models_load(settings):
+    """`assistant mcp --http` on a port in use says so at once, not after loading the
+    encoder (seconds on a laptop)."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with Agent(settings, encoder=Encoder()) as agent:
+            with pytest.raises(OSError, match=f"127.0.0.1:{port} cannot be used"):
+                serve(agent, port)
+            assert agent.encoder._model is None
+
+
+def test_the_command_says_a_port_is_taken_before_it_opens_the_store(tmp_path, capsys):
+    """`assistant mcp --http --port P` with P in use fails at once: no store opened, no
+    model loaded (the data folder stays empty)."""
+    from assistant.cli import main
+
+    home = tmp_path / "home"
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["--home", str(home), "mcp", "--http", "--port", str(port)]) == 1
+    assert f"127.0.0.1:{port} cannot be used" in capsys.readouterr().err
+    assert not (home / "memory.sqlite3").exists()
+
+
+def test_the_token_hint_names_a_data_folder_other_than_the_default(settings, monkeypatch):
+    """The 401 answer tells the client how to get the token; for another data folder than
+    the default, that command must name it, or it prints the default folder's token."""
+    monkeypatch.delenv("ASSISTANT_HOME", raising=False)
+    hint = mcp_config.print_config_command(settings.home, 8800)
+    assert hint == f"assistant --home {settings.home} mcp --http --port 8800 --print-config"
+    default = platformdirs.user_data_path(APP_NAME)
+    assert mcp_config.print_config_command(default, 8800) == ("assistant mcp --http --port 8800 "
+                                                   "--print-config")
+    monkeypatch.setenv("ASSISTANT_HOME", str(default))  # a shell without it would differ
+    assert "--home" in mcp_config.print_config_command(default, 8800)
+
+
+async def test_a_link_in_an_allowed_folder_cannot_import_a_file_outside_it(settings, encoder,
+                                                                           tmp_path):
+    """A file link inside an allowed folder that points out of it is refused by name, and
+    what it points to never becomes searchable; the rest of the folder is imported."""
+    allowed = tmp_path / "allowed"
+    allowed.mkdir()
+    (allowed / "boat.md").write_text("# The boat\n\nThe sailing boat Kestrel is moored at "
+                                     "pontoon 14 in Lymington marina.\n")
+    (tmp_path / "secret.txt").write_text("The safe code is 9921.\n")
+    (allowed / "notes.txt").symlink_to(tmp_path / "secret.txt")
+    settings.mcp_import_folders = [str(allowed)]
+    with Agent(settings, encoder=encoder) as agent:
+        async with Client(build_server(agent)) as client:
+            report = payload(await client.call_tool("import_documents",
+                                                    {"paths": [str(allowed)]}))
+            found = payload(await client.call_tool("search_memory",
+                                                   {"query": "the safe code 9921"}))
+    assert [i["path"] for i in report["imported"]] == [str(allowed / "boat.md")]
+    assert report["failed"] == [{"path": str(allowed / "notes.txt"), "why": "links to a file "
+                                 "outside the folders allowed for import; refused"}]
+    assert found and all("9921" not in m["text"] for m in found)

@@ -7,13 +7,15 @@ port, and the memory is private.
 from __future__ import annotations
 
 import hmac
+import json
 import os
 import secrets
 import socket
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from mcp.server.mcpserver import MCPServer
-from mcp.server.transport_security import TransportSecuritySettings
+if TYPE_CHECKING:  # the SDK loads only to serve: `ensure_free` must answer at once
+    from mcp.server.mcpserver import MCPServer
 
 HOST = "127.0.0.1"
 PATH = "/mcp"
@@ -55,9 +57,12 @@ class BearerToken:
     """ASGI middleware: an HTTP request without `Authorization: Bearer <token>` gets 401
     before it reaches the MCP app (lifespan events pass through)."""
 
-    def __init__(self, app, token: str) -> None:
+    def __init__(self, app, token: str, print_config: str) -> None:
         self.app = app
         self.expected = f"Bearer {token}".encode()
+        # Names the data folder: the token of another folder would be refused as well.
+        self.refusal = json.dumps({"error": "missing or wrong bearer token: use the one "
+                                            f"`{print_config}` prints"}).encode()
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] == "http":
@@ -66,16 +71,16 @@ class BearerToken:
                 await send({"type": "http.response.start", "status": 401, "headers": [
                     (b"content-type", b"application/json"),
                     (b"www-authenticate", b'Bearer realm="assistant-memory"')]})
-                await send({"type": "http.response.body", "body":
-                            b'{"error": "missing or wrong bearer token: use the one '
-                            b'`assistant mcp --http --print-config` prints"}'})
+                await send({"type": "http.response.body", "body": self.refusal})
                 return
         await self.app(scope, receive, send)
 
 
-def serve(server: MCPServer, token: str, port: int) -> None:
-    """Serve `server` on 127.0.0.1:`port` until interrupted."""
+def serve(server: MCPServer, token: str, port: int, print_config: str) -> None:
+    """Serve `server` on 127.0.0.1:`port` until interrupted; a request without `token`
+    is told to run the command `print_config`."""
     import uvicorn
+    from mcp.server.transport_security import TransportSecuritySettings
 
     hosts = [f"{HOST}:{port}", f"localhost:{port}"]
     app = server.streamable_http_app(
@@ -84,5 +89,5 @@ def serve(server: MCPServer, token: str, port: int) -> None:
         transport_security=TransportSecuritySettings(
             enable_dns_rebinding_protection=True, allowed_hosts=hosts,
             allowed_origins=[f"http://{h}" for h in hosts]))
-    uvicorn.Server(uvicorn.Config(BearerToken(app, token), host=HOST, port=port,
+    uvicorn.Server(uvicorn.Config(BearerToken(app, token, print_config), host=HOST, port=port,
                                   log_level="warning")).run()

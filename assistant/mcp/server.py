@@ -15,27 +15,66 @@ import logging
 import re
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
-from pydantic import Field
+from mcp_types import ToolAnnotations
+from pydantic import AfterValidator, Field, StringConstraints
 
+from assistant.answer.protocol import GeneratorUnavailable
 from assistant.config import ConfigError
-from memory_store.records import Hit, iso
+from assistant.mcp.config import print_config_command
+from assistant.mcp.results import (
+    Answered,
+    Conversation,
+    ConversationInfo,
+    Forgotten,
+    ImportResult,
+    Memory,
+    Remembered,
+    Stats,
+    memory_json,
+    stats_json,
+)
+from assistant.shipped import MissingArtefactError
+from memory_store.records import iso
 
 log = logging.getLogger(__name__)
 Kind = Literal["turn", "chunk", "fact", "summary"]
 _CLIENT = re.compile(r"[^A-Za-z0-9._-]+")
+# Failures whose message is written for the user (which server, which file, what to do):
+# the client is told it; anything else stays in the log, as the SDK does.
+EXPLAINED = (GeneratorUnavailable, MissingArtefactError, ConfigError)
+READS = ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=False)
 
 
-def memory_json(hit: Hit) -> dict[str, Any]:
-    """A memory as a client sees it: what it says, where and when it comes from."""
-    return {"id": hit.id, "text": hit.text, "kind": hit.kind, "source": hit.source,
-            "date": iso(hit.created_at)[:10], "pinned": hit.pinned,
-            "ltmt_weight": None if hit.weight is None else round(hit.weight, 4)}
+def _not_blank(value: str) -> str:
+    if not value:
+        raise ValueError("is blank (only white space): write the words themselves")
+    return value
+
+
+def words(description: str, max_length: int | None = None):
+    """A text argument, stripped before it is checked, so that a blank one is refused."""
+    return Annotated[str, StringConstraints(strip_whitespace=True, max_length=max_length),
+                     AfterValidator(_not_blank),
+                     Field(description=description,
+                           json_schema_extra={"minLength": 1, "pattern": r"\S"})]
+
+
+@contextmanager
+def explained() -> Iterator[None]:
+    """Turn a failure the user can act on into a tool error that says what it was."""
+    try:
+        yield
+    except EXPLAINED as exc:
+        log.warning("tool call failed: %s", exc)
+        raise ToolError(str(exc)) from exc
 
 
 def client_name(ctx: Context) -> str:
@@ -85,9 +124,10 @@ def build_server(agent) -> MCPServer:
 
     @server.tool(description="Search the memory (conversations, documents, remembered facts)"
                              " by meaning and words, ranked by LTM-T. Returns each memory's "
-                             "id, text, kind, source, date and LTM-T weight.")
+                             "id, text, kind, source, date and LTM-T weight.",
+                 annotations=READS)
     def search_memory(
-        query: Annotated[str, Field(min_length=1, description="what to look for")],
+        query: words("what to look for, in plain words"),
         k: Annotated[int, Field(ge=1, le=100, description="how many memories")] = 10,
         kind: Annotated[Kind | None, Field(description="only this kind: turn (a chat "
                         "message), chunk (a document part), fact, summary")] = None,
@@ -95,18 +135,21 @@ def build_server(agent) -> MCPServer:
                          "YYYY-MM-DD")] = None,
         until: Annotated[str | None, Field(description="only before this date, "
                          "YYYY-MM-DD")] = None,
-    ) -> list[dict[str, Any]]:
+    ) -> list[Memory]:
         filters = {"kinds": (kind,) if kind else None, "since": _day(since, "since"),
                    "until": _day(until, "until")}
-        with lock:
+        with lock, explained():
             return [memory_json(h) for h in agent.recall(query, k, **filters)]
 
     @server.tool(description="Answer a question from the memory, the way the assistant's "
                              "own chat does: the answer, its verdict (answered or "
                              "abstained: it does not know, and says what is closest), the "
-                             "memory that supports it, and the sources.")
-    def ask(question: Annotated[str, Field(min_length=1)]) -> dict[str, Any]:
-        with lock:
+                             "memory that supports it, and the sources.",
+                 # Not read-only: a tool-calling model may remember what it is told.
+                 annotations=ToolAnnotations(read_only_hint=False, destructive_hint=False,
+                                             idempotent_hint=False, open_world_hint=True))
+    def ask(question: words("the question, as the user would ask it")) -> Answered:
+        with lock, explained():
             answer = agent.ask(question)
             text = "".join(answer)
             support = answer.support
@@ -115,37 +158,46 @@ def build_server(agent) -> MCPServer:
                     "sources": [memory_json(h) for h in answer.sources]}
 
     @server.tool(description="Remember a fact for good (pinned). Its source records the "
-                             "calling client; the user can see and forget it.")
-    def remember(fact: Annotated[str, Field(min_length=1, max_length=4000)],
-                 ctx: Context) -> dict[str, Any]:
-        with lock:
-            hit, conflicts = agent.remember(None, fact.strip(),
-                                            source=f"mcp:{client_name(ctx)}", speaker="")
+                             "calling client; the user can see and forget it.",
+                 # Additive: a fact it supersedes is kept as history.
+                 annotations=ToolAnnotations(read_only_hint=False, destructive_hint=False,
+                                             idempotent_hint=False, open_world_hint=False))
+    def remember(fact: words("the fact, as one self-contained sentence", max_length=4000),
+                 ctx: Context) -> Remembered:
+        with lock, explained():
+            hit, conflicts = agent.remember(None, fact, source=f"mcp:{client_name(ctx)}",
+                                            speaker="")
             return {"remembered": memory_json(hit),
                     "replaces": [memory_json(c.old) for c in conflicts]}
 
     @server.tool(description="Forget one memory by its id (from search_memory); returns "
-                             "what was removed. There is no forgetting by query.")
-    def forget(memory_id: Annotated[int, Field(ge=1)]) -> dict[str, Any]:
-        with lock:
+                             "what was removed. There is no forgetting by query.",
+                 annotations=ToolAnnotations(read_only_hint=False, destructive_hint=True,
+                                             idempotent_hint=True, open_world_hint=False))
+    def forget(memory_id: Annotated[int, Field(ge=1, description="the memory's id, from "
+                                               "search_memory")]) -> Forgotten:
+        with lock, explained():
             hit = agent.memory(memory_id)
             if hit is None or not agent.forget([memory_id]):
                 raise ToolError(f"no memory #{memory_id}")
             return {"forgotten": memory_json(hit)}
 
-    @server.tool(description="The conversations in the memory, newest first.")
-    def list_conversations() -> list[dict[str, Any]]:
-        with lock:
+    @server.tool(description="The conversations in the memory, newest first.",
+                 annotations=READS)
+    def list_conversations() -> list[ConversationInfo]:
+        with lock, explained():
             return [{"id": c.id, "title": c.title, "origin": c.origin,
                      "created": iso(c.created_at), "updated": iso(c.updated_at),
                      "messages": c.messages} for c in agent.conversations()]
 
-    @server.tool(description="One conversation's messages in order (the last N if given).")
+    @server.tool(description="One conversation's messages in order (the last N if given).",
+                 annotations=READS)
     def get_conversation(
-        conversation_id: Annotated[int, Field(ge=1)],
+        conversation_id: Annotated[int, Field(ge=1, description="the conversation's id, "
+                                              "from list_conversations")],
         last: Annotated[int | None, Field(ge=1, description="only the last N messages")] = None,
-    ) -> dict[str, Any]:
-        with lock:
+    ) -> Conversation:
+        with lock, explained():
             found = [c for c in agent.conversations() if c.id == conversation_id]
             if not found:
                 raise ToolError(f"no conversation #{conversation_id}")
@@ -156,21 +208,31 @@ def build_server(agent) -> MCPServer:
 
     @server.tool(description="Import files or folders as knowledge (text, Markdown, PDF, "
                              "Word, HTML, chat exports). Only paths inside the folders the "
-                             "user allowed (mcp_import_folders in config.toml).")
-    def import_documents(paths: Annotated[list[str], Field(min_length=1)]) -> dict[str, Any]:
+                             "user allowed (mcp_import_folders in config.toml). A changed "
+                             "file replaces its earlier import; an unchanged one is skipped.",
+                 annotations=ToolAnnotations(read_only_hint=False, destructive_hint=True,
+                                             idempotent_hint=True, open_world_hint=False))
+    def import_documents(paths: Annotated[list[str], Field(
+            min_length=1, description="files or folders (a folder: every file in it), "
+            "absolute paths inside an allowed folder")]) -> ImportResult:
+        from assistant.ingest.pipeline import collect_files
+
         resolved = [allowed_path(p, folders) for p in paths]  # all checked before any import
+        # And every file found in them, links followed: one may point out of the folder.
+        files, refused = collect_files(resolved, within=folders)
         with lock:
-            report = agent.import_paths(resolved)
+            report = agent.import_paths(files)
         return {"imported": [{"path": str(p), "memories": n} for p, n in report.imported],
                 "skipped": [{"path": str(p), "why": why} for p, why in report.skipped],
-                "failed": [{"path": str(e.path), "why": e.reason} for e in report.failed]}
+                "failed": [{"path": str(e.path), "why": e.reason}
+                           for e in refused + report.failed]}
 
     @server.tool(description="How much the memory holds: memories by kind, documents, "
-                             "conversations, messages.")
-    def memory_stats() -> dict[str, Any]:
-        with lock:
-            stats = agent.store.stats()
-        return {k: v for k, v in stats.items() if k != "home"}
+                             "conversations, messages.",
+                 annotations=READS)
+    def memory_stats() -> Stats:
+        with lock, explained():
+            return stats_json(agent.store.stats())
 
     return server
 
@@ -178,19 +240,20 @@ def build_server(agent) -> MCPServer:
 def serve(agent, http_port: int | None = None) -> None:
     """Serve `agent`'s memory over stdio, or over HTTP on 127.0.0.1:`http_port`, until
     the client hangs up or Ctrl+C."""
+    home = agent.settings.home
+    if http_port is not None:
+        from assistant.mcp import http
+
+        http.ensure_free(http_port)  # before the models load: a taken port fails at once
     agent.encoder.load()  # before the first call, so a client's first search is quick
     server = build_server(agent)
-    home = agent.settings.home
     if http_port is None:
         log.info("MCP server on %s (stdio)", home)
         server.run("stdio")
         return
-    from assistant.mcp import http
-
-    http.ensure_free(http_port)
     token = http.http_token(home)
+    print_config = print_config_command(home, http_port)
     log.info("MCP server on %s at %s", home, http.url(http_port))
     print(f"serving {home} at {http.url(http_port)} (127.0.0.1 only); clients send the "
-          f"token from `assistant mcp --http --port {http_port} --print-config`. Ctrl+C "
-          "stops.", file=sys.stderr, flush=True)
-    http.serve(server, token, http_port)
+          f"token from `{print_config}`. Ctrl+C stops.", file=sys.stderr, flush=True)
+    http.serve(server, token, http_port, print_config)
