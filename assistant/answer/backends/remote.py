@@ -4,14 +4,17 @@ generator. Used only when the user configures one: nothing else here touches the
 
 from __future__ import annotations
 
+import http.client
 import ipaddress
 import json
 import logging
 import os
+import re
+import socket
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 
 from assistant.answer.protocol import GeneratorUnavailable, Message, ToolCall, ToolsUnsupported
 
@@ -23,7 +26,10 @@ class OpenAICompatibleGenerator:
 
     Chat messages are sent as they are; a completion prompt is sent as one user message.
     Stop strings are applied both by the server and here, so a server that ignores `stop`
-    still stops.
+    still stops. A reply is whole only when the stream says it ended (`[DONE]` or a
+    `finish_reason`): a server killed mid-answer, or one that fails after its 200 (as
+    llama-cpp-python does on a prompt longer than its context), is an error, never a short
+    answer; so is a chat reply cut at `max_tokens`.
     """
 
     tuned = False  # no adapter reaches a server
@@ -61,8 +67,11 @@ class OpenAICompatibleGenerator:
         if stop:
             body["stop"] = list(stop)[:4]  # the OpenAI API accepts at most four
         text, emitted = "", 0
+        # A completion prompt is capped on purpose (a phrase, a summary sentence), as the
+        # embedded model caps it; a chat reply cut at max_tokens is not the whole reply.
         with self._open(body) as response:
-            for delta in self._deltas(response):
+            for delta in self._deltas(response, None if isinstance(prompt, str)
+                                      else max_new_tokens):
                 text += delta.get("content") or ""
                 cut = min((i for i in (text.find(s) for s in stop) if i >= 0), default=None)
                 if cut is not None:
@@ -79,10 +88,11 @@ class OpenAICompatibleGenerator:
         deltas put together)."""
         body = self._body([dict(m) for m in messages], max_new_tokens)
         if tools:
-            body["tools"] = list(tools)
+            # llama-cpp-python ignores `tools` without `tool_choice`.
+            body["tools"], body["tool_choice"] = list(tools), "auto"
         text, calls = "", {}
         with self._open(body, tools=bool(tools)) as response:
-            for delta in self._deltas(response):
+            for delta in self._deltas(response, max_new_tokens, tools=bool(tools)):
                 text += delta.get("content") or ""
                 for part in delta.get("tool_calls") or ():
                     call = calls.setdefault(part.get("index", len(calls)), ToolCall("", "", ""))
@@ -111,8 +121,9 @@ class OpenAICompatibleGenerator:
             ) from None
         except urllib.error.HTTPError as exc:
             detail = exc.read(300).decode("utf-8", "replace")
-            kind = ToolsUnsupported if tools and exc.code in (400, 422, 501) else \
-                GeneratorUnavailable
+            # Servers refuse tools in many ways: llama-server --no-jinja with 500, llama-cpp-
+            # python with 500 on a message it cannot parse; the caller asks plainly once.
+            kind = ToolsUnsupported if tools and 400 <= exc.code < 600 else GeneratorUnavailable
             raise kind(f"model server {self.base_url} answered HTTP {exc.code}: "
                        f"{detail}") from exc
         except (TimeoutError, urllib.error.URLError, ConnectionError) as exc:
@@ -121,12 +132,36 @@ class OpenAICompatibleGenerator:
                 f"cannot reach the model server at {self.base_url} ({reason}); start it, or "
                 "set `model` in config.toml (or --model) to another one") from exc
 
-    def _deltas(self, response) -> Iterator[dict]:
+    def _deltas(self, response, whole: int | None, tools: bool = False) -> Iterator[dict]:
+        """The stream's deltas; an error unless it says it ended, or when it was cut at
+        `whole` tokens (None: a cut is expected). A request offering tools answered with
+        an empty stream is a refusal of the tools."""
+        received = False
         try:
-            yield from _sse_deltas(response)
+            for delta in (stream := _Events(response)):
+                received = True
+                yield delta
+            ended = stream.ended
         except TimeoutError as exc:
             raise GeneratorUnavailable(f"model server {self.base_url} stopped answering "
                                        f"for {self.timeout_s:.0f} s") from exc
+        except (http.client.HTTPException, OSError) as exc:
+            raise GeneratorUnavailable(f"model server {self.base_url} dropped the connection "
+                                       f"mid-answer ({exc!r})") from exc
+        if ended == "length" and whole is not None:
+            raise GeneratorUnavailable(
+                f"the answer was cut off: model server {self.base_url} stopped it at the "
+                f"{whole}-token limit (finish_reason \"length\"); raise chat_max_new_tokens "
+                "in config.toml")
+        if ended is None and tools and not received:
+            raise ToolsUnsupported(f"model server {self.base_url} answered a request "
+                                   "offering tools with an empty stream")
+        if ended is None:
+            raise GeneratorUnavailable(
+                f"model server {self.base_url} ended the stream " +
+                ("mid-answer" if received else "without an answer") +
+                " (no [DONE] and no finish_reason): it stopped or failed; see its log (a "
+                "prompt longer than its context window ends this way on llama-cpp-python)")
 
 
 class Redirected(urllib.error.URLError):
@@ -139,14 +174,23 @@ class NoRedirects(urllib.request.HTTPRedirectHandler):
 
 
 def is_loopback(url: str) -> bool:
-    """The URL names this machine (localhost, 127.0.0.0/8, ::1)."""
-    host = urllib.parse.urlsplit(url).hostname or ""
+    """The URL names this machine in any spelling the resolver accepts: localhost (and
+    "localhost."), 127.0.0.0/8 (and "127.1", "0x7f.1", "2130706433"), ::1 (and
+    ::ffff:127.0.0.1), and 0.0.0.0 or ::, which connect here too."""
+    host = (urllib.parse.urlsplit(url).hostname or "").rstrip(".")
     if host == "localhost" or host.endswith(".localhost"):
         return True
     try:
-        return ipaddress.ip_address(host).is_loopback
+        address = ipaddress.ip_address(host.split("%")[0])  # an IPv6 zone is no matter
     except ValueError:
-        return False
+        if not re.fullmatch(r"[0-9a-fx.]+", host):
+            return False
+        try:  # the short and numeric IPv4 forms the resolver connects to
+            address = ipaddress.IPv4Address(socket.inet_aton(host))
+        except OSError:
+            return False
+    address = getattr(address, "ipv4_mapped", None) or address
+    return address.is_loopback or address.is_unspecified
 
 
 def destination(url: str, proxy_loopback: bool = False) -> str:
@@ -155,25 +199,35 @@ def destination(url: str, proxy_loopback: bool = False) -> str:
     return f"{url} (through the proxy {gen.proxy})" if gen.proxy else f"{url} (directly)"
 
 
-def _sse_deltas(response) -> Iterator[dict]:
-    """The `delta` objects (content, tool calls) of a chat-completions event stream."""
-    for raw in response:
-        line = raw.decode("utf-8", "replace").strip()
-        if not line.startswith("data:"):
-            continue
-        data = line[5:].strip()
-        if data == "[DONE]":
-            return
-        try:
-            event = json.loads(data)
-        except json.JSONDecodeError:
-            log.warning("ignored a malformed event from the model server: %.80s", data)
-            continue
-        if "error" in event:
-            raise GeneratorUnavailable(f"model server error: {event['error']}")
-        for choice in event.get("choices", []):
-            if choice.get("delta"):
-                yield choice["delta"]
+class _Events:
+    """The `delta` objects (content, tool calls) of a chat-completions event stream; then
+    `ended` says how it ended: the last finish_reason, "[DONE]", or None when the response
+    just stopped (the end of the body is not the end of the answer)."""
+
+    def __init__(self, response) -> None:
+        self.response = response
+        self.ended: str | None = None
+
+    def __iter__(self) -> Generator[dict, None, None]:
+        for raw in self.response:
+            line = raw.decode("utf-8", "replace").strip()
+            if not line.startswith("data:"):
+                continue
+            data = line[5:].strip()
+            if data == "[DONE]":
+                self.ended = self.ended or data
+                return
+            try:
+                event = json.loads(data)
+            except json.JSONDecodeError:
+                log.warning("ignored a malformed event from the model server: %.80s", data)
+                continue
+            if "error" in event:
+                raise GeneratorUnavailable(f"model server error: {event['error']}")
+            for choice in event.get("choices", []):
+                self.ended = choice.get("finish_reason") or self.ended
+                if choice.get("delta"):
+                    yield choice["delta"]
 
 
 def api_key_from_env(name: str) -> str | None:
