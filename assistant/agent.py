@@ -21,10 +21,11 @@ from assistant.answer.streamed import Answer, Conflict
 from assistant.answer.summary import extractive, summarize_messages
 from assistant.commands import is_question
 from assistant.config import Settings
+from assistant.forgetting import take_out
 from assistant.memory import text as memory_text
 from assistant.memory.annotator import Annotator, Replaced
 from assistant.memory.encoder import Encoder
-from assistant.memory.facts import sentences
+from assistant.memory.proposals import Proposals
 from assistant.memory.timeparse import time_window
 from memory_store.open import open_store
 from memory_store.records import ConversationRecord, Hit, MessageRecord, NewMemory
@@ -203,15 +204,20 @@ class Agent:
         return recalled
 
     def context(self, history: Sequence[tuple[str, str]] = (),
-                today: datetime | None = None) -> pipeline.Context:
-        """What the answer pipeline writes with: this agent's models and settings."""
+                today: datetime | None = None, proposed: list[Hit] | None = None
+                ) -> pipeline.Context:
+        """What the answer pipeline writes with: this agent's models and settings; what
+        the model asks to remember is a proposal, added to `proposed`."""
         s = self.settings
         return pipeline.Context(
             generator=self.generator, today=today or self.clock(), history=history,
             encode=self.encoder.encode, prompt_memories=s.prompt_memories,
             max_new_tokens=s.max_new_tokens, chat_max_new_tokens=s.chat_max_new_tokens,
             tool_steps=0 if self._tools_refused else s.tool_steps,
-            recall=lambda q, k: self.recall(q, k), remember=self._remembered_by_model,
+            recall=lambda q, k: self.recall(q, k),
+            remember=lambda fact: self.proposals.propose(  # never kept unasked
+                fact, when=(now := self.clock()), at=to_utc(now), into=proposed,
+                source=f"model:{self.generator_name}"),
             on_tools_refused=self._refused_tools, people=self.people)
 
     def _refused_tools(self) -> None:
@@ -246,10 +252,10 @@ class Agent:
                                    f"I will remember that: {fact}", to_utc(self.clock()))
         return hit, found
 
-    def _remembered_by_model(self, fact: str) -> Hit:
-        """A fact a tool-calling model chose to keep: its source names the model."""
-        return self.remember(None, fact, source=f"model:{self.generator_name}",
-                             speaker="")[0]
+    @property
+    def proposals(self) -> Proposals:
+        """What models asked to remember, for the user to accept or reject."""
+        return Proposals(self.store, self.encoder, self._read, self.forget)
 
     def forget_candidates(self, query: str, k: int = 5) -> list[Hit]:
         """Memories a "forget QUERY" request would delete, for the user to confirm."""
@@ -259,13 +265,12 @@ class Agent:
         """Delete memories and every copy of what they said: the words in transcripts
         (the message, an echo or a quote of it), the conversation's summary (written again
         without them), what was read from them about people and facts, and the indexes'
-        leftovers."""
+        leftovers; an answer anywhere that told it back, and the log's lines that quote it."""
         hits = [h for i in memory_ids if (h := self.store.get(i)) is not None]
         redo: set[int] = set()
         for h in hits:
-            if h.conversation_id is not None and h.kind != "summary":
-                self._take_out(h)
-                redo.add(h.conversation_id)
+            if h.kind != "summary":
+                redo |= self._take_out(h)
             self.store.forget(h.id)
         for cid in redo:
             self.summarize(cid, model=False, only_if_summarized=True)
@@ -274,22 +279,9 @@ class Agent:
             self._forgot()
         return len(hits)
 
-    def _take_out(self, forgotten: Hit) -> None:
-        """Each sentence of the forgotten memory is taken out of its conversation's
-        messages, wherever it was said or repeated ("I will remember that: ..."), and an
-        answer that told back a value it stated goes too."""
-        said = [s for s in sentences(memory_text.spoken(forgotten)) if len(s.split()) >= 3]
-        said = said or [memory_text.spoken(forgotten)]
-        values = [f["value"] for f in memory_text.facts(forgotten)]
-        for m in self.store.messages(forgotten.conversation_id):
-            text = m.text
-            for sentence in said:
-                text = text.replace(sentence.strip(), memory_text.FORGOTTEN)
-            if m.role == "assistant" and any(v in text for v in values):
-                text = memory_text.FORGOTTEN  # an answer that told it back
-            if text != m.text:
-                rest = text.replace(memory_text.FORGOTTEN, "").strip(" .,;:!?\n")
-                self.store.set_message_text(m.id, text if rest else memory_text.FORGOTTEN)
+    def _take_out(self, forgotten: Hit) -> set[int]:
+        """Its words wherever else they are kept (forgetting.py); the conversations changed."""
+        return take_out(self.store, forgotten, self.settings.log_path)
 
     def set_pinned(self, memory_id: int, pinned: bool) -> None:
         self.store.set_pinned(memory_id, pinned)
@@ -321,7 +313,9 @@ class Agent:
         `bench locomo` with the replayed conversation's LTM-T `state`)."""
         recalled = self.recall_for(question, self.query_encoder.encode_one(question), state,
                                    self.clock(), k=k)
-        return Answer(recalled.hits, pipeline.answer(question, recalled.hits, self.context()))
+        ctx = self.context(proposed=(proposed := []))
+        return Answer(recalled.hits, pipeline.answer(question, recalled.hits, ctx),
+                      proposals=proposed)
 
     def chat_turn(self, conversation_id: int, text: str, now: datetime | None = None
                   ) -> Answer:
@@ -361,10 +355,10 @@ class Agent:
                                        to_utc(self.clock()))
             recaller.save_state(conversation_id, recalled.state)
 
-        ctx = self.context(history, today=now)
+        ctx = self.context(history, today=now, proposed=(proposed := []))
         respond = pipeline.answer if is_question(text) else pipeline.acknowledge
         return Answer(recalled.hits, respond(text, recalled.hits, ctx), conflicts=found,
-                      on_done=done)
+                      proposals=proposed, on_done=done)
 
     def summarize(self, conversation_id: int, model: bool = True,
                   only_if_summarized: bool = False) -> Hit | None:

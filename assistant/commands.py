@@ -17,6 +17,8 @@ SLASH_COMMANDS = {
     "search": "search all memories and past conversations: /search QUERY",
     "export": "export all memories to .json or .md: /export PATH",
     "memories": "open the memory browser",
+    "accept": "keep what a model proposed to remember: /accept (lists them) or /accept #12",
+    "reject": "drop what a model proposed to remember: /reject #12",
     "model": "switch who answers: /model embedded | FOLDER | FILE.gguf | http://HOST/v1",
     "help": "list the commands",
 }
@@ -49,7 +51,8 @@ def parse(text: str) -> Command:
         if name not in SLASH_COMMANDS:
             known = ", ".join(f"/{n}" for n in SLASH_COMMANDS)
             raise CommandError(f"unknown command /{name}; try one of {known}")
-        if name in {"import", "remember", "forget", "search", "export", "model"} and not arg:
+        if name in {"import", "remember", "forget", "search", "export", "model",
+                                  "reject"} and not arg:
             raise CommandError(f"/{name} needs an argument: {SLASH_COMMANDS[name]}")
         return Command(name, arg)
     if not _QUESTION.search(line):

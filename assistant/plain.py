@@ -149,7 +149,7 @@ class PlainChat:
             "chat": self._chat, "new": self._new, "help": self._help,
             "remember": self._remember, "forget": self._forget, "search": self._search,
             "memories": self._memories, "import": self._import, "export": self._export,
-            "model": self._model,
+            "model": self._model, "accept": self._accept, "reject": self._reject,
         }
 
     # One line ----------------------------------------------------------------------------
@@ -247,10 +247,13 @@ class PlainChat:
             lines.append(f"({quote}{source_label(support, titles)}, "
                          f"{local_day(support.created_at)})")
         lines.append(self._sources_line(answer.sources, support, titles))
+        lines += [f"proposed memory #{h.id} (not pinned; accept or reject it in the app): "
+                  f"{h.text}" for h in answer.proposals]
         return Reply({"answer": answer.text, "verdict": answer.reply.verdict,
                       "support": support.to_json() if support else None,
                       "sources": [h.to_json() for h in answer.sources],
-                      "conflicts": [self._conflict_json(c) for c in answer.conflicts]},
+                      "conflicts": [self._conflict_json(c) for c in answer.conflicts],
+                      "proposals": [h.to_json() for h in answer.proposals]},
                      lines)
 
     @staticmethod
@@ -308,6 +311,31 @@ class PlainChat:
         lines = [f"#{h.id} {local_day(h.created_at)}, {source_label(h, titles)}: "
                  f"{snippet(h, 120)}" for h in hits]
         return Reply({"hits": [h.to_json() for h in hits]}, lines or [empty])
+
+    def _accept(self, arg: str, line: str) -> Reply:
+        """/accept lists what models proposed to remember; /accept #12 keeps it (pinned,
+        read as the user's fact from then on)."""
+        if not arg:
+            return self._hits(self.agent.proposals.pending(), "no proposed memories")
+        kept = [self.agent.proposals.accept(i)[0] for i in self._proposal_ids(arg)]
+        return Reply({"accepted": [h.to_json() for h in kept]},
+                     [f"kept #{h.id}: {snippet(h, 120)}" for h in kept])
+
+    def _reject(self, arg: str, line: str) -> Reply:
+        ids = self._proposal_ids(arg)
+        for i in ids:
+            self.agent.proposals.reject(i)
+        return Reply({"rejected": ids}, [f"dropped {' '.join(f'#{i}' for i in ids)}"])
+
+    def _proposal_ids(self, arg: str) -> list[int]:
+        if not _IDS.fullmatch(arg):
+            raise LineError(f"give the ids of proposed memories, like #12 #13, not {arg!r}")
+        ids = list(dict.fromkeys(int(i) for i in re.findall(r"\d+", arg)))
+        pending = {h.id for h in self.agent.proposals.pending()}
+        if missing := [i for i in ids if i not in pending]:
+            raise LineError(f"{' '.join(f'#{i}' for i in missing)}: not a proposed memory "
+                            "awaiting an answer (see /accept); nothing changed")
+        return ids
 
     def _search(self, query: str, line: str) -> Reply:
         return self._hits(self.agent.search(query, SEARCH_K),

@@ -114,15 +114,21 @@ class PostgresStore(StoreBase):
         self._common, self._common_at = frozenset(), -1e9
 
     def scrub(self) -> None:
-        """A deleted row stays in the table's files until they are rewritten: VACUUM FULL
-        writes them anew (a forget is rare; the tables are locked while it runs)."""
+        """A deleted or rewritten row stays in the table's files until they are rewritten:
+        VACUUM FULL writes them anew, indexes too (a forget is rare; the tables are locked
+        while it runs). The write-ahead log still holds the old rows: the segment is closed
+        and a checkpoint makes it unneeded, after which the server deletes it (or, with
+        its default wal_recycle = on, reuses it, old bytes and all, until overwritten)."""
         with self._engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            for table in ("memories", "messages"):
+            for table in ("memories", "messages", "conversations"):  # a title may quote it
                 conn.exec_driver_sql(f"VACUUM FULL {table}")
-            try:  # needs pg_checkpoint (or superuser): the log is recycled sooner with it
-                conn.exec_driver_sql("CHECKPOINT")
-            except Exception as exc:
-                log.info("CHECKPOINT after a forget was refused: %s", exc)
+            # Each needs superuser (or pg_checkpoint, or a grant on pg_switch_wal): without
+            # them the server recycles the log on its own schedule.
+            for step in ("SELECT pg_switch_wal()", "CHECKPOINT"):
+                try:
+                    conn.exec_driver_sql(step)
+                except Exception as exc:
+                    log.info("%s after a forget was refused: %s", step, exc)
 
     def check(self) -> CheckReport:
         """The full-text column against the text, and links to rows that are gone."""

@@ -224,13 +224,15 @@ def test_a_tool_calling_model_searches_memory_before_it_answers(server, settings
         assert reply.support is not None and "my brother is called Tiago" in reply.support.text
         assert agent.transcript(cid)[-1].text == text  # the step is kept with the answer
 
-        # A model that asks to remember something stores it, under its own name.
+        # A model that asks to remember something proposes it, under its own name: unpinned
+        # until the user accepts it.
         server.script = [lambda body: {"tool_calls": [("remember", '{"fact": "The boiler '
                                                                  'is serviced in May."}')]},
                          lambda body: {"content": "I will keep that in mind [1]."}]
         "".join(agent.ask("Can you keep in mind that the boiler is serviced in May?"))
         (kept,) = [h for h in agent.search("boiler serviced", 3) if "boiler" in h.text]
-        assert kept.source == f"model:{agent.generator_name}" and kept.pinned
+        assert kept.source == f"model:{agent.generator_name}" and not kept.pinned
+        assert kept.meta["proposal"] == "pending"
 
         # A model that never stops searching is asked for its answer after tool_steps.
         server.requests.clear()

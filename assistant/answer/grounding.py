@@ -18,7 +18,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from assistant.memory import text as memory_text
+from assistant.memory.facts import asked, same_subject, statements
 from assistant.memory.text import ASSISTANT, USER, body, speaker
+from assistant.memory.timeparse import MONTHS, WEEKDAYS
 from memory_store.records import Hit
 
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
@@ -158,11 +160,16 @@ _SELF = re.compile(r"\b(?:i|me|my|mine|myself)\b", re.I)
 def _whom(question: str, subject: Subject, memories: Sequence[Hit]) -> list[Hit]:
     """What the user's statements record of whom they are about decides first: a question
     about the user alone ("Where do I live?") is not answered by a statement about their
-    sister, and a summary (everyone's facts mixed) never answers for a person: the
-    statements it summarises do."""
+    sister, a summary (everyone's facts mixed) never answers for a person: the
+    statements it summarises do, and a document never says what is true of the user or
+    their people (it may hold "I live in ..." in anyone's words)."""
     out = []
+    fact = asked(question)
+    mine = fact is not None and (fact.who == "I" or fact.who.lower().startswith("my "))
     for h in memories:
         about = memory_text.about(h)
+        if mine and h.kind == "chunk":
+            continue
         if memory_text.form(h) == memory_text.SUMMARY and (
                 subject.names or subject.relations or _SELF.search(question)):
             continue
@@ -193,9 +200,40 @@ def about_subject(question: str, memories: Sequence[Hit]) -> list[Hit]:
     """The memories about what the question asks after, best first."""
     subject = subject_of(question)
     memories = _whom(question, subject, memories)
+    if not subject.names and not subject.relations:  # nobody named: the topic must meet
+        memories = [h for h in memories if on_topic(question, h)]
     by_text = {h.id for h in _about_in_text(question, subject, memories)}
     # What the words say, or what the user's statement records of whom it is about.
     return [h for h in memories if h.id in by_text or _about_in_meta(h, subject)]
+
+
+# Words that say when or how it was said, not what about: "What did we talk about last
+# weekend?" asks about anything said then.
+_WHEN_WORDS = """last next ago yesterday today tonight tomorrow day days week weeks weekend
+month months year years morning afternoon evening night now currently recently lately earlier
+later time talk talked discuss discussed chat chatted conversation mention mentioned""".split()
+_TIME_WORDS = frozenset(stem(w) for w in [*_WHEN_WORDS, *MONTHS, *WEEKDAYS])
+_SECRETS = ("password", "passcode", "pin", "phone number", "email")
+
+
+def on_topic(question: str, hit: Hit) -> bool:
+    """The memory is about what the question asks: it shares a word of it (besides when),
+    or states the kind of fact it asks for ("Where do I live?": "I moved to Porto"). The
+    user's own words need not, unless they hold a secret: whom they are about decides
+    (`_whom`), and they say things in their own words ("allergic" for "allergy"). So a
+    model citing "my bank PIN is 4321" for "What should I pack for the trip?" is refused,
+    and so is a document or a model's memory that shares nothing with the question."""
+    if speaker(hit) == USER and not any(names_identifier(body(hit), t) for t in _SECRETS):
+        return True
+    words = content_words(question) - _TIME_WORDS
+    if not words or words & content_words(subject_text(hit)):
+        return True
+    wanted = asked(question)
+    if wanted is None:
+        return False
+    said = {str(f.get("subject", "")) for f in memory_text.facts(hit)}
+    said |= {st.subject for st in statements(memory_text.spoken(hit))}
+    return wanted.subject in {same_subject(s) for s in said if s}
 
 
 def _about_in_text(question: str, subject: Subject, memories: Sequence[Hit]) -> list[Hit]:

@@ -77,18 +77,18 @@ def answer(question: str, sources: list[Hit], ctx: Context) -> Generator[str, No
             continue
         support = None if draft is None else check(question, draft, memories)
         if support is not None and unknown and not plausible(question, draft, ctx.people):
-            log.info("%r answers another question than %r", draft.text, question)
+            # What was said stays out of the log: a forgotten memory must leave no copy.
+            log.info("the %s draft answers another question", draft.how)
             support = None
         if support is not None:
             text, verdict = draft.text, "answered"
             if ctx.people is not None and (fixed := corrected(question, text, ctx.people,
                                                                sources)):
-                log.info("%r named a replaced value; corrected to %r", text, fixed[0])
+                log.info("the %s draft named a replaced value; corrected", draft.how)
                 text, support = fixed
             break
         if draft is not None:
-            log.info("no memory supports %r (%s) as the answer to %r", draft.text, draft.how,
-                     question)
+            log.info("no memory supports the %s draft", draft.how)
     if support is None:
         text, verdict = abstention(question, memories), "abstained"
     text = ("\n" if "".join(shown) else "") + text  # after the step lines

@@ -33,6 +33,9 @@ class Answer:
     conflicts: list[Conflict] = field(default_factory=list)
     on_done: Callable[[Reply], None] | None = None
     reply: Reply | None = None
+    # What the model asked to remember while it answered (filled as it runs): memories
+    # awaiting the user's accept or reject, never pinned or read as facts before.
+    proposals: list[Hit] = field(default_factory=list)
     _shown: list[str] = field(default_factory=list)
 
     def __iter__(self) -> Iterator[str]:

@@ -1,5 +1,6 @@
 """A capable model looks memories up itself: a server that calls tools is offered
-`search_memory` and `remember`, and may search at most `steps` times before its final
+`search_memory` and `remember` (a proposal the user accepts or rejects, refused when a
+document is among the turn's memories), and may search at most `steps` times before its final
 answer (a question needing two facts, "What did my brother study?", can find the brother
 first, then what he studied). Each step is shown as it happens, as a line of the answer
 (so the transcript keeps it), and whatever a search finds joins the answer's sources with
@@ -10,15 +11,17 @@ a plain chat answer: grounded in a memory it cites, or an abstention.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from assistant.answer.chat import chat
 from assistant.answer.draft import Draft, Strategy
-from assistant.answer.prompts import TOOLS, TOOLS_TASK, chat_messages, memory_line
+from assistant.answer.prompts import ANSWER_TASK, TOOLS, TOOLS_TASK, chat_messages, memory_line
 from assistant.answer.protocol import Generator, ToolsUnsupported
 from memory_store.records import Hit
 
+log = logging.getLogger(__name__)
 STEP_MARK = "\u00bb "  # "» searched memory for ...": a step line, not part of the answer
 
 
@@ -38,14 +41,23 @@ def with_tools(question: str, memories: list[Hit], sources: list[Hit],
         try:
             reply, calls = generator.turn(messages, tools=offered,
                                           max_new_tokens=max_new_tokens)
-        except ToolsUnsupported:
-            on_refused()  # this server has no tool calling: ask it plainly from now on
-            return (yield from chat(question, memories, generator, history=history,
-                                    max_new_tokens=max_new_tokens, today=today))
+        except ToolsUnsupported as refused:
+            log.warning("%s; asking it without tools", refused)
+            if memories:
+                draft = yield from chat(question, memories, generator, history=history,
+                                        max_new_tokens=max_new_tokens, today=today)
+            else:  # chat() asks nothing without memories: ask, so a broken server fails
+                plain = chat_messages(question, memories, history, today, ANSWER_TASK)
+                draft = Draft(generator.turn(plain, max_new_tokens=max_new_tokens)[0], "chat")
+            # Answered plainly, so it was the tools: ask plainly from now on (a server
+            # that fails either way, e.g. 503 while loading, may take tools later).
+            on_refused()
+            return draft
         yield ""  # nothing unchecked is shown, but the caller may stop here (Esc)
         if not calls or offered is None:
             break
-        messages.append({"role": "assistant", "content": reply or None, "tool_calls": [
+        # "" rather than null: llama-cpp-python refuses a null content with HTTP 500.
+        messages.append({"role": "assistant", "content": reply, "tool_calls": [
             {"id": c.id, "type": "function",
              "function": {"name": c.name, "arguments": c.arguments}} for c in calls]})
         for call in calls:
@@ -82,8 +94,14 @@ def _run(call, sources: list[Hit], current: list[Hit], recall, remember) -> tupl
         return "\n".join(lines) or "(nothing found)", \
             f"searched memory for \u201c{query}\u201d: {found}"
     if call.name == "remember" and isinstance(args.get("fact"), str) and args["fact"].strip():
-        hit = remember(args["fact"].strip())
-        return f"remembered as memory #{hit.id}", \
-            f"remembered \u201c{args['fact'].strip()}\u201d (memory #{hit.id})"
+        fact = args["fact"].strip()
+        if any(h.kind == "chunk" for h in (*sources, *current)):
+            # The request may be a document's words (an injection): nothing is kept.
+            return "refused: this turn's memories include a document, and what a document " \
+                "says is never kept as the user's memory; nothing was stored", \
+                f"did not remember \u201c{fact}\u201d: a document was among this turn's memories"
+        hit = remember(fact)  # a proposal: unpinned until the user accepts it
+        return f"proposed as memory #{hit.id}; the user will accept or reject it", \
+            f"proposed to remember \u201c{fact}\u201d (memory #{hit.id}, for you to accept)"
     return f"error: no tool {call.name!r} with these arguments", \
         f"{call.name}: not a tool it has"

@@ -13,10 +13,18 @@ from datetime import datetime
 from assistant.memory import text as memory_text
 from assistant.memory.facts import MANY, Statement, conflicts, sentences, statements
 from assistant.memory.people import USER, Life, Mention, Person, mentions, read_people
+from assistant.memory.proposals import proposed
 from memory_store.base import StoreBase
 from memory_store.records import Hit
 
 _KINDS = ("turn", "fact")
+
+
+def _states_facts(hit: Hit) -> bool:
+    """The user's own statements and pinned facts; never a document's words (whatever its
+    meta says), never a model's proposal (memory/proposals.py): it states nothing about
+    anyone until the user accepts it, so it never replaces what they said."""
+    return hit.kind in _KINDS and memory_text.reads_people(hit) and not proposed(hit)
 
 
 @dataclass(frozen=True)
@@ -96,7 +104,7 @@ class Annotator:
         for h in sorted(hits, key=lambda h: (h.created_at, h.id)):
             if memory_text.about(h) is not None:
                 continue  # read already
-            if not memory_text.reads_people(h):
+            if not _states_facts(h):
                 metas[h.id] = memory_text.annotated(h, [], [])  # read: nothing in it
                 continue
             about, stated = self._read(h)

@@ -25,6 +25,7 @@ from assistant.tui.screens.confirm_forget import ConfirmForget
 from assistant.tui.screens.import_screen import ImportScreen
 from assistant.tui.screens.memory_browser import MemoryBrowser
 from assistant.tui.screens.memory_detail import MemoryDetail
+from assistant.tui.screens.proposals import ReviewProposals
 from assistant.tui.screens.text_prompt import TextPrompt
 from assistant.tui.widgets.chat_log import ChatLog, MessageView
 from assistant.tui.widgets.conversation_list import ConversationList
@@ -63,6 +64,8 @@ class ChatScreen(Screen[None]):
             "import": lambda paths, line: self._open_import(paths),
             "export": lambda path, line: self.app.export(path),
             "model": lambda spec, line: self.app.switch_model(spec),
+            "accept": lambda ids, line: self._review(ids, keep=True),
+            "reject": lambda ids, line: self._review(ids, keep=False),
         }
 
     @property
@@ -317,6 +320,28 @@ class ChatScreen(Screen[None]):
                 view.border_subtitle = (f"{quote}{source_label(support, self.titles)}, "
                                         f"{local_day(support.created_at)}")
         self.status("ready")
+        if answer.proposals:  # the model asked to remember: the user decides
+            hits = list(answer.proposals)
+            self.app.push_screen(ReviewProposals(hits), lambda keep: self._decide(hits, keep))
+
+    def _review(self, ids: str, keep: bool) -> None:
+        """/accept, /reject: the proposals named (#12 #13), or a dialog of all pending."""
+        pending = self.agent.proposals.pending()  # one small query
+        named = {int(i) for i in ids.replace("#", " ").split() if i.isdigit()}
+        hits = [h for h in pending if h.id in named] if named else pending
+        if not hits or len(hits) < len(named):
+            self.notify("no such proposed memory awaiting an answer", severity="warning")
+        elif named:
+            self._decide(hits, [h.id for h in hits] if keep else [])
+        else:
+            self.app.push_screen(ReviewProposals(hits), lambda chosen: self._decide(hits, chosen))
+
+    @work(thread=True, group="memory")
+    def _decide(self, hits, keep: list[int] | None) -> None:
+        if keep is not None:  # None: decided later; they stay unpinned proposals
+            for c in self.agent.proposals.decide([h.id for h in hits], keep):
+                self.app.call_from_thread(self._show_conflict, c)
+            self.app.call_from_thread(self.notify, f"kept {len(keep)} of {len(hits)} proposed")
 
     def _answer_failed(self, view: MessageView, exc: Exception | None) -> None:
         """The answer could not be written: `exc` says why (None: no models to write it)."""
