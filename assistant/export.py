@@ -1,4 +1,5 @@
-"""Every memory to a JSON or Markdown file the user owns (memory browser, /export)."""
+"""Every memory to a JSON or Markdown file the user owns (memory browser, /export);
+write_private also writes the conversation export (assistant/conversations.py)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,12 @@ import json
 import os
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from memory_store.base import StoreBase
 from memory_store.records import iso
+
+if TYPE_CHECKING:  # the store's module loads SQLAlchemy; the CLI imports this one
+    from memory_store.base import StoreBase
 
 PAGE = 1000
 
@@ -32,6 +36,12 @@ def export_memories(store: StoreBase, path: Path) -> int:
             lines += [f"## #{h.id} {h.kind}, {iso(h.created_at)[:10]}{flags}",
                       f"Source: {h.source}", "", h.text, ""]
         body = "\n".join(lines)
+    write_private(path, body)
+    return len(hits)
+
+
+def write_private(path: Path, body: str) -> None:
+    """Write `body` to `path` whole or not at all, creating its folder."""
     path = path.expanduser()
     path.parent.mkdir(parents=True, exist_ok=True)
     # A private temp file of our own (O_EXCL, 0600, unpredictable name), renamed over the
@@ -44,4 +54,3 @@ def export_memories(store: StoreBase, path: Path) -> int:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    return len(hits)

@@ -148,6 +148,13 @@ def import_file(store: StoreBase, encoder: Encoder, path: Path, cited_as: str = 
     if path.name.lower() == CHATGPT_EXPORT_NAME:
         return _import_export(store, encoder, path, modified, batch_chunks, on_chunks)
     doc = read_document(path)
+    if doc.conversations:  # a conversation export: stored as an imported chat's are
+        doc_id, _, _ = store.staged_document(path=str(path), content_hash=doc.content_hash,
+                                             kind=doc.kind, title=doc.title, modified_at=modified)
+        memories = _conversations(doc.conversations, encoder, origin="export")
+        store.add_staged_conversations(doc_id, memories)
+        store.publish_document(doc_id, str(path))
+        return sum(len(t.memories) for c in memories for t in c.turns)
     try:
         planned = chunk_sections(doc.sections, max_words=CHUNK_WORDS,
                                  overlap_words=CHUNK_OVERLAP, max_chunks=max_chunks)
@@ -248,12 +255,12 @@ def _import_export(store: StoreBase, encoder: Encoder, path: Path, modified: dat
     return stored
 
 
-def _conversations(conversations: list[ImportedConversation], encoder: Encoder
-                   ) -> list[NewConversation]:
+def _conversations(conversations: list[ImportedConversation], encoder: Encoder,
+                   origin: str = "chatgpt") -> list[NewConversation]:
     """Conversations with their turns' memories: one per turn, or one per part of a turn
     too long for the encoder's window. Both sides are kept: in an export the
     assistant's replies are what the user read."""
-    parts = [memory_text.imported(t.text, role=t.role, title=c.title, origin="chatgpt")
+    parts = [memory_text.imported(t.text, role=t.role, title=c.title, origin=origin)
              for c in conversations for t in c.turns]
     vectors = iter(encoder.encode([p.text for turn in parts for p in turn]))
     parts_of = iter(parts)

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from assistant.ingest.chatgpt_reader import read_chatgpt, scan_chatgpt
+from assistant.ingest.conversation_reader import is_conversation_export, read_conversation_export
 from assistant.ingest.docx_reader import read_docx
 from assistant.ingest.html_reader import read_html
 from assistant.ingest.markdown_reader import read_markdown
@@ -60,6 +61,10 @@ def read_document(path: Path) -> ReadDocument:
         if is_export:
             title, conversations = read_chatgpt(path, raw)
             return ReadDocument(path, "chatgpt", title, content_hash, [], conversations)
+        if suffix in (".md", ".markdown") and is_conversation_export(raw):
+            # `assistant conversations export`: conversations again, not a document.
+            title, conversations = read_conversation_export(path, raw)
+            return ReadDocument(path, "conversations", title, content_hash, [], conversations)
         kind, reader = _READERS[suffix]
         title, sections = reader(path, raw)
     except RecursionError as exc:  # hostile nesting that slipped past a parser

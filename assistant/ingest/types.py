@@ -70,8 +70,8 @@ class ReadDocument:
     """Everything read from one file, before chunking and storing."""
 
     path: Path
-    kind: str  # "text" | "markdown" | "html" | "pdf" | "docx" | "chatgpt"
+    kind: str  # "text" | "markdown" | "html" | "pdf" | "docx" | "chatgpt" | "conversations"
     title: str
     content_hash: str  # sha256 hex of the raw bytes: re-importing the same file is a no-op
     sections: list[Section] = field(default_factory=list)
-    conversations: list[ImportedConversation] = field(default_factory=list)  # chatgpt only
+    conversations: list[ImportedConversation] = field(default_factory=list)  # chat exports only

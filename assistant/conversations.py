@@ -1,0 +1,107 @@
+"""`assistant conversations list|export`: whole conversations out of the store, as
+Markdown that `assistant import` reads back as conversations, or as JSON.
+
+Sources are not exported: the store keeps an answer as a message's text only (which
+memories it drew on is shown when it is given, not stored with it)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from assistant.export import write_private
+from assistant.ingest.conversation_reader import MARKER, to_markdown
+from assistant.terminal import printable
+from memory_store.records import ConversationRecord, MessageRecord, iso
+
+if TYPE_CHECKING:  # the store's module loads SQLAlchemy; `assistant --help` need not
+    from memory_store.base import StoreBase
+
+Exported = list[tuple[ConversationRecord, list[MessageRecord]]]
+
+
+def add_parser(sub) -> argparse.ArgumentParser:
+    """The `conversations` command, added to the CLI's subparsers; returns its parser."""
+    cv = sub.add_parser("conversations", help="list conversations, or export them as "
+                        "Markdown (which `assistant import` reads back) or JSON")
+    cv.add_argument("action", choices=["list", "export"], help="what to do")
+    cv.add_argument("ids", type=int, nargs="*", metavar="ID",
+                    help="with export: the conversations to export (default: all)")
+    cv.add_argument("--out", type=Path, metavar="PATH", help="with export: FILE.md (all in "
+                    "one file), FILE.json, or a folder (one Markdown file per conversation)")
+    cv.add_argument("--json", action="store_true", help="with list: as JSON")
+    cv.set_defaults(fn=cmd_conversations)
+    return cv
+
+
+def cmd_conversations(agent, args) -> int:
+    store = agent.store
+    if args.action == "list":
+        rows = store.conversations()
+        if args.json:
+            print(json.dumps([_record(c) for c in rows], ensure_ascii=False, indent=2))
+        for c in [] if args.json else rows:
+            print(printable(f"#{c.id} {iso(c.updated_at)[:16].replace('T', ' ')}  "
+                            f"{c.messages} messages  {c.title or '(untitled)'} ({c.origin})",
+                            one_line=True))
+        if not rows and not args.json:
+            print("No conversations yet.")
+        return 0
+    if args.out is None:
+        print("error: `conversations export` needs --out FILE.md, FILE.json or FOLDER",
+              file=sys.stderr)
+        return 2
+    try:
+        written = export_conversations(store, args.out, args.ids)
+    except ValueError as exc:
+        print(printable(f"error: {exc}", one_line=True), file=sys.stderr)
+        return 2
+    print(printable(f"exported {len(written)} conversation{'s' * (len(written) != 1)} to "
+                    f"{args.out}", one_line=True))
+    return 0
+
+
+def export_conversations(store: StoreBase, out: Path, ids: list[int] | None = None
+                         ) -> list[Path]:
+    """Write the conversations (all, oldest first, or those of `ids` in that order) to
+    `out` by its suffix: .md, .json, or else a folder of one .md each. Returns the files
+    written; an unknown id or suffix is a ValueError, before anything is written."""
+    known = {c.id: c for c in store.conversations()}
+    missing = [i for i in ids or [] if i not in known]
+    if missing:
+        raise ValueError(f"no conversation #{', #'.join(map(str, missing))} "
+                         "(see `assistant conversations list`)")
+    chosen = [known[i] for i in ids] if ids else sorted(known.values(),
+                                                        key=lambda c: (c.created_at, c.id))
+    suffix = out.suffix.lower()
+    if suffix not in {".md", ".json", ""} and not out.is_dir():
+        raise ValueError(f"cannot export to {out}: use a .md or .json file name, or a folder")
+    exported = [(c, store.messages(c.id)) for c in chosen]
+    if out.is_dir() or suffix == "":
+        files = [out / f"{c.id}-{_slug(c.title)}.md" for c, _ in exported]
+        for f, one in zip(files, exported, strict=True):
+            write_private(f, to_markdown([one]))
+        return files
+    write_private(out, to_markdown(exported) if suffix == ".md" else to_json(exported))
+    return [out]
+
+
+def to_json(exported: Exported) -> str:
+    return json.dumps({"format": MARKER[5:-4], "conversations": [
+        _record(c) | {"messages": [{"turn": m.turn, "role": m.role, "time": iso(m.created_at),
+                                    "text": m.text} for m in messages]}
+        for c, messages in exported]}, ensure_ascii=False, indent=2) + "\n"
+
+
+def _record(c: ConversationRecord) -> dict:
+    return {"id": c.id, "title": c.title, "origin": c.origin, "created": iso(c.created_at),
+            "updated": iso(c.updated_at), "messages": c.messages}
+
+
+def _slug(title: str) -> str:
+    """A file-name-safe short form of a title."""
+    return re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")[:40].rstrip("-") or "untitled"
