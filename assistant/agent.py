@@ -21,7 +21,7 @@ from assistant.answer.streamed import Answer, Conflict
 from assistant.answer.summary import extractive, summarize_messages
 from assistant.commands import is_question
 from assistant.config import Settings
-from assistant.forgetting import take_out
+from assistant.forgetting import take_out, ticked
 from assistant.memory import text as memory_text
 from assistant.memory.annotator import Annotator, Replaced
 from assistant.memory.encoder import Encoder
@@ -260,6 +260,8 @@ class Agent:
     def forget_candidates(self, query: str, k: int = 5) -> list[Hit]:
         """Memories a "forget QUERY" request would delete, for the user to confirm."""
         return self.search(query, k)
+
+    forget_ticked = staticmethod(ticked)  # of the candidates, those ticked at first
 
     def forget(self, memory_ids: list[int]) -> int:
         """Delete memories and every copy of what they said: the words in transcripts

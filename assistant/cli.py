@@ -11,8 +11,10 @@ from pathlib import Path
 
 from assistant.cli_options import Parser, global_options
 from assistant.config import ConfigError, Settings, load_settings, make_data_folder, positive_int
+from assistant.conversations import add_parser as conversations_parser
 from assistant.degraded import LogFile, explain, open_log
 from assistant.terminal import printable
+from assistant.wording import plural
 from memory_store.records import Hit, iso
 
 log = logging.getLogger("assistant")
@@ -42,7 +44,8 @@ def _setup_logging(settings: Settings, verbose: bool) -> LogFile | None:
     return handler
 
 
-def _print_hits(hits: list[Hit], as_json: bool) -> None:
+def _print_hits(hits: list[Hit], as_json: bool, scores: bool = True) -> None:
+    """`scores`: a search's; a list's hits have none, so none is shown."""
     if as_json:
         print(json.dumps([h.to_json() for h in hits], ensure_ascii=False, indent=2))
         return
@@ -50,8 +53,9 @@ def _print_hits(hits: list[Hit], as_json: bool) -> None:
         print("No memories match.")
     for n, h in enumerate(hits, start=1):
         text = " ".join(h.text.split())
-        print(printable(f"{n:>2}. #{h.id} {h.source}  ({iso(h.created_at)[:10]}, {h.kind}, "
-                        f"score {h.score:.4f})", one_line=True) + "\n    "
+        score = f", score {h.score:.4f}" if scores else ""
+        print(printable(f"{n:>2}. #{h.id} {h.source}  ({iso(h.created_at)[:10]}, {h.kind}"
+                        f"{score})", one_line=True) + "\n    "
               + printable(f"{text[:200]}{'…' if len(text) > 200 else ''}"))
 
 
@@ -61,7 +65,7 @@ def cmd_import(agent, args) -> int:
     report = import_paths(agent.store, agent.encoder, [Path(p) for p in args.paths],
                           progress=False if args.no_progress else None)
     for path, n in report.imported:
-        print(printable(f"imported {path}: {n} memories", one_line=True))
+        print(printable(f"imported {path}: {plural(n, 'memory', 'memories')}", one_line=True))
     for path, why in report.skipped:
         print(printable(f"skipped {path}: {why}", one_line=True))
     for err in report.failed:
@@ -107,11 +111,8 @@ def cmd_memories(agent, args) -> int:
               "\n".join(f"{k}: {v}" for k, v in stats.items()))
         return 0
     if args.action == "list":
-        _print_hits(store.list_memories(args.kind, args.limit), args.json)
+        _print_hits(store.list_memories(args.kind, args.limit), args.json, scores=False)
         return 0
-    if args.id is None:
-        print(f"error: `memories {args.action}` needs a memory ID", file=sys.stderr)
-        return 2
     if args.action == "show":
         hit = store.get(args.id)
         if hit is None:
@@ -257,10 +258,13 @@ EVALUATION = {
 }
 
 
+JSON_HELP = "print JSON instead of text"
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = Parser(prog="assistant", description=__doc__)
     global_options(p)
-    sub = p.add_subparsers(dest="command", required=True)
+    sub = p.add_subparsers(dest="command", required=True, help="what to do")
     c = sub.add_parser("chat", help="chat in the terminal")
     c.add_argument("--no-ltmt", action="store_true", help="plain hybrid retrieval (ablation)")
     c.add_argument("--plain", action="store_true", help="no app: one message or /command "
@@ -273,36 +277,39 @@ def build_parser() -> argparse.ArgumentParser:
     a = sub.add_parser("ask", help="answer one question from memory")
     a.add_argument("question", nargs="*", help="the question (quote it, or put it after --)")
     a.add_argument("-k", type=positive_int, default=None, help="memories recalled (1 or more)")
-    a.add_argument("--json", action="store_true")
+    a.add_argument("--json", action="store_true", help=JSON_HELP)
     a.add_argument("--no-ltmt", action="store_true", help="plain hybrid retrieval (ablation)")
     a.set_defaults(fn=cmd_ask)
     i = sub.add_parser("import", help="import files or folders as knowledge")
-    i.add_argument("paths", nargs="+")
-    i.add_argument("--no-progress", action="store_true")
+    i.add_argument("paths", nargs="+", help="files and folders (txt, md, html, pdf, docx, "
+                   "a ChatGPT export)")
+    i.add_argument("--no-progress", action="store_true", help="no progress bar")
     i.set_defaults(fn=cmd_import)
     s = sub.add_parser("search", help="search memories")
     s.add_argument("query", nargs="*", help="what to search for (words starting with - too)")
     s.add_argument("-k", type=positive_int, default=10, help="how many (1 or more)")
-    s.add_argument("--json", action="store_true")
+    s.add_argument("--json", action="store_true", help=JSON_HELP)
     s.add_argument("--no-ltmt", action="store_true", help="plain hybrid retrieval (ablation)")
     s.set_defaults(fn=cmd_search)
     m = sub.add_parser("memories", help="list, show, forget, count memories")
-    m.add_argument("action", choices=["list", "show", "forget", "stats"])
-    m.add_argument("id", type=int, nargs="?")
-    m.add_argument("--kind")
-    m.add_argument("--limit", type=int, default=20)
-    m.add_argument("--json", action="store_true")
+    m.add_argument("action", choices=["list", "show", "forget", "stats"], help="what to do")
+    m.add_argument("id", type=int, nargs="?", help="the memory's ID (show and forget)")
+    m.add_argument("--kind", choices=["turn", "fact", "summary", "chunk"], help="list only "
+                   "this kind: turn, fact, summary or chunk (from a document)")
+    m.add_argument("--limit", type=int, default=20, help="list at most this many (20)")
+    m.add_argument("--json", action="store_true", help=JSON_HELP)
     m.set_defaults(fn=cmd_memories)
     pe = sub.add_parser("people", help="the people in your life and what is true of them, "
                         "as your memories say")
     pe.add_argument("--json", action="store_true", help="one object: you (your facts) and "
                     "people (name, relation, first and last mentioned, facts with history)")
     pe.set_defaults(fn=cmd_people)
+    cv = conversations_parser(sub)  # list and export: assistant/conversations.py
     for name, what in EVALUATION.items():
         # Its own parser (assistant/bench/cli.py) reads everything after the name.
         sub.add_parser(name, help=what, add_help=False).set_defaults(fn=None)
     so = sub.add_parser("store", help="move a whole memory between stores")
-    ssub = so.add_subparsers(dest="store_command", required=True)
+    ssub = so.add_subparsers(dest="store_command", required=True, help="what to do")
     cp = ssub.add_parser("copy", help="copy every memory, conversation and document, ids "
                          "kept, into an empty store, then check counts and checksums")
     cp.add_argument("--from", dest="source", required=True, help="sqlite (this data folder), "
@@ -326,7 +333,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.set_defaults(fn=cmd_doctor)
     # After the command too: else `ask`'s and `search`'s words would take them in, a
     # --store URL's password included, and send them to the model.
-    for command in (c, a, i, s, m, pe, cp, mc, d):
+    for command in (c, a, i, s, m, pe, cv, cp, mc, d):
         global_options(command, default=argparse.SUPPRESS)
     return p
 
@@ -360,6 +367,8 @@ def main(argv: list[str] | None = None) -> int:
         if not getattr(args, field):
             parser.error(f"{args.command}: the {field} is empty; say what to "
                          f"{'search for' if field == 'query' else 'ask'}")
+    if args.command == "memories" and args.action in ("show", "forget") and args.id is None:
+        parser.error(f"memories {args.action}: which memory? give its ID")
     if args.command == "chat" and args.json and not args.plain:
         parser.error("chat: --json goes with --plain (the chat app has no JSON output)")
     try:

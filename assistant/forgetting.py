@@ -12,6 +12,7 @@ from pathlib import Path
 
 from assistant.memory import text as memory_text
 from assistant.memory.facts import sentences
+from assistant.wording import title_of
 from memory_store import echoes
 from memory_store.base import StoreBase
 from memory_store.fulltext import STOPWORDS
@@ -19,7 +20,15 @@ from memory_store.records import Hit
 
 log = logging.getLogger(__name__)
 FORGOTTEN = memory_text.FORGOTTEN
-TITLE_CHARS = 40  # the chat and the TUI title a conversation by its first message, cut here
+
+
+def ticked(query: str, hits: list[Hit]) -> set[int]:
+    """Of the memories a "forget QUERY" found, those ticked at first: the user's own words
+    (turns, facts) sharing a word that says something with the query. A document's chunk
+    or a summary that only came up in the search is listed, unticked."""
+    asked = {w for w in echoes.words(query) if w not in STOPWORDS}
+    return {h.id for h in hits if h.kind in ("turn", "fact")
+            and asked & set(echoes.words(memory_text.spoken(h)))}
 
 
 def take_out(store: StoreBase, forgotten: Hit, log_path: Path | None = None) -> set[int]:
@@ -45,8 +54,8 @@ def take_out(store: StoreBase, forgotten: Hit, log_path: Path | None = None) -> 
             text = text if rest else FORGOTTEN
             store.set_message_text(m.id, text)
             # A title cut from the first message can end mid-sentence: made again.
-            if n == 0 and title and " ".join(m.text.split())[:TITLE_CHARS] == title:
-                retitled = " ".join(text.split())[:TITLE_CHARS]
+            if n == 0 and title and title_of(m.text) == title:
+                retitled = title_of(text)
     for sentence in said:  # a title the user gave that quotes it
         retitled = retitled.replace(sentence, FORGOTTEN)
     if retitled != title:

@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING, Any, TextIO
 from assistant.commands import SLASH_COMMANDS, CommandError, parse
 from assistant.terminal import CONTROL, printable
 from assistant.tui.format import local_day, snippet, source_label  # no Textual in it
+from assistant.wording import plural as _plural
+from assistant.wording import title_of
 from memory_store.records import Hit
 
 if TYPE_CHECKING:
@@ -131,10 +133,6 @@ def read_line(number: int, raw: bytes | str) -> tuple[str, str | None]:
     return text, None
 
 
-def _plural(n: int, one: str, many: str) -> str:
-    return f"{n} {one if n == 1 else many}"
-
-
 class PlainChat:
     """One plain-mode session: the open conversation and what each line gets."""
 
@@ -213,7 +211,7 @@ class PlainChat:
     def _conversation_for(self, first_line: str) -> int:
         """The open conversation, started (titled as in the TUI) by its first message."""
         if self.conversation_id is None:
-            title = " ".join(first_line.split())[:40] or "New conversation"
+            title = title_of(first_line) or "New conversation"
             self.conversation_id = self.agent.new_conversation(title)
         return self.conversation_id
 

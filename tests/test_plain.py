@@ -15,6 +15,7 @@ import pytest
 
 from assistant.agent import Agent
 from assistant.plain import MAX_LINE_CHARS, run
+from assistant.wording import title_of
 
 NOW = datetime(2026, 6, 15, 12, 0)  # the agent's clock: no test depends on the real day
 ANA = "My sister Ana was born on the 3rd of May 1990 in Porto."
@@ -91,7 +92,7 @@ def test_bad_lines_are_refused_clearly_and_nothing_said_is_lost(agent):
     assert users == [ANA, "remember that my locker code is 4512", ASK_ANA,
                      "What is my locker code?"]
     titles = {c.id: c.title for c in agent.conversations()}
-    assert titles[first] == ANA[:40]  # titled by its first message, as in the TUI
+    assert titles[first] == title_of(ANA)  # titled by its first message, as in the TUI
     assert agent.store.conversation_memories(first, kind="summary")  # written at the end
 
 
@@ -132,7 +133,7 @@ def test_plain_text_answers_with_its_source_and_never_echoes_escapes(agent):
     assert status == 1
     lines = out.splitlines()
     at = lines.index(next(line for line in lines if "1990" in line))
-    title = f"\u201c{ANA[:40]}\u201d"
+    title = f"\u201c{title_of(ANA)}\u201d"
     assert lines[at + 1] == f"(from {title}, turn 1, 15 Jun 2026)"
     assert lines[at + 2].startswith(f"sources: *[1] {title}, turn 1 (15 Jun 2026)")
     assert lines[-3:] == [

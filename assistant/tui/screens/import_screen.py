@@ -14,6 +14,8 @@ from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Button, DirectoryTree, Input, Label, ProgressBar, RichLog
 
+from assistant.wording import plural
+
 
 class ImportScreen(ModalScreen[None]):
     BINDINGS = [Binding("escape", "close", "Close")]
@@ -78,7 +80,7 @@ class ImportScreen(ModalScreen[None]):
 
         def on_file(done: int, total: int, path: Path, result) -> None:
             if isinstance(result, int):
-                line = f"imported {path.name}: {result} memories"
+                line = f"imported {path.name}: {plural(result, 'memory', 'memories')}"
             elif isinstance(result, str):
                 line = f"skipped {path.name}: {result}"
             else:

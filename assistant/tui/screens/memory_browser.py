@@ -11,6 +11,7 @@ from textual.widgets import DataTable, Footer, Input, Label
 from assistant.tui.format import flags, local_day, snippet, source_label
 from assistant.tui.screens.confirm_forget import ConfirmForget
 from assistant.tui.screens.memory_detail import MemoryDetail
+from assistant.wording import plural
 
 
 class MemoryBrowser(Screen[None]):
@@ -61,7 +62,7 @@ class MemoryBrowser(Screen[None]):
             table.add_row(str(h.id), h.kind, local_day(h.created_at),
                           source_label(h, self.titles)[:30],
                           snippet(h, 70) + flags(h), key=str(h.id))
-        self.sub_title = f"{len(hits)} memories"
+        self.sub_title = plural(len(hits), "memory", "memories")
 
     def _selected(self):
         table = self.query_one(DataTable)

@@ -9,6 +9,7 @@ from textual.message import Message
 from textual.widgets import Label, ListItem, ListView
 
 from assistant.tui.format import flags, local_day, snippet, source_label
+from assistant.wording import plural
 from memory_store.records import Hit
 
 
@@ -35,7 +36,7 @@ class MemoryPanel(ListView):
         self.clear()
         self.extend(MemoryItem(n, h, titles) for n, h in enumerate(hits, start=1))
         self.index = 0 if hits else None
-        self.border_subtitle = f"{len(hits)} memories" if hits else "none"
+        self.border_subtitle = plural(len(hits), "memory", "memories") if hits else "none"
 
     @on(ListView.Selected)
     def _open(self, event: ListView.Selected) -> None:
