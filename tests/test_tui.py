@@ -269,7 +269,7 @@ async def test_import_shows_progress_and_each_error(settings, encoder, generator
         bar = screen.query_one(ProgressBar)
         assert bar.total == 2 and bar.progress == 2
         log = "\n".join(line.text for line in screen.query_one(RichLog).lines)
-        assert "imported notes.md: 1 memories" in log
+        assert "imported notes.md: 1 memory" in log
         assert "broken.pdf" in log and "error" in log
         assert "1 imported" in log and "1 failed" in log
         await pilot.press("escape")
@@ -464,6 +464,122 @@ def test_snapshot_import_screen(snap_compare, snapshot_home, encoder, generator,
         await steady(pilot)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=open_import)
+
+
+def snapshot_at(snap_compare, app, size) -> bool:
+    async def ready(pilot):
+        await until(pilot, lambda: app.ready)
+        await steady(pilot)
+
+    return snap_compare(app, terminal_size=size, run_before=ready)
+
+
+# The default terminal and smaller: the chat has the width (both side panels give way).
+def test_snapshot_main_screen_80x24(snap_compare, snapshot_home, encoder, generator):
+    assert snapshot_at(snap_compare, app_for(snapshot_home, encoder, generator), (80, 24))
+
+
+def test_snapshot_main_screen_60x20(snap_compare, snapshot_home, encoder, generator):
+    assert snapshot_at(snap_compare, app_for(snapshot_home, encoder, generator), (60, 20))
+
+
+def test_snapshot_main_screen_120x32(snap_compare, snapshot_home, encoder, generator):
+    """The recalled memories show beside the chat; the conversations give way."""
+    assert snapshot_at(snap_compare, app_for(snapshot_home, encoder, generator), (120, 32))
+
+
+def shown(widget) -> bool:
+    return all(node.display for node in widget.ancestors_with_self)
+
+
+async def test_a_narrow_terminal_gives_the_chat_its_width(settings, encoder, generator):
+    app = app_for(settings, encoder, generator)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: app.agent is not None)
+        sidebar, panel = app.query_one("#sidebar"), app.query_one("#memories")
+        chat, prompt = app.query_one("#chat"), app.query_one("#prompt")
+        assert not shown(sidebar) and not shown(panel)
+        assert chat.content_region.width >= 60
+        await pilot.press("ctrl+l")  # each panel comes back by its key, and goes again
+        await pilot.pause()
+        assert shown(sidebar) and not shown(panel)
+        await pilot.press("ctrl+l", "ctrl+r")
+        await pilot.pause()
+        assert not shown(sidebar) and shown(panel)
+        await pilot.press("ctrl+r")
+        await pilot.resize_terminal(60, 20)
+        await pilot.pause()
+        assert chat.content_region.width >= 50 and chat.content_region.height >= 10
+        assert app.screen.region.contains_region(prompt.region) and prompt.has_focus
+        await until(pilot, lambda: app.ready)
+        await send(pilot, app, "We are planning a trip to Kyoto in April.")
+        assert messages(app)[0] == ("user", "We are planning a trip to Kyoto in April.")
+
+
+async def test_ctrl_f_shows_the_hidden_conversations_to_search_them(settings, encoder,
+                                                                    generator):
+    app = app_for(settings, encoder, generator)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: app.agent is not None)
+        await pilot.press("ctrl+f")
+        await pilot.pause()
+        search = app.query_one("#conv-search")
+        assert shown(search) and search.has_focus
+        await pilot.press("ctrl+l")  # hidden again: the focus goes back to the message box
+        await pilot.pause()
+        assert not shown(search) and app.query_one("#prompt").has_focus
+
+
+async def test_tab_never_takes_typing_into_the_search_box(settings, encoder, generator):
+    app = app_for(settings, encoder, generator)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.agent is not None)
+        order = []
+        for _ in range(5):
+            await pilot.press("tab")
+            order.append(app.focused.id)
+        assert order == ["conversations", "chat", "memories", "prompt", "conversations"]
+        await pilot.press("shift+tab", "shift+tab")
+        assert app.focused.id == "memories"
+        # The search box is reached by its key, and Tab leaves it for its results.
+        await pilot.press("ctrl+f")
+        await pilot.press("b", "o", "a", "t", "tab")
+        assert app.query_one("#conv-search").value == "boat"
+        assert app.focused.id == "conversations"
+
+
+LIGHTHOUSE = """# The Berlengas lighthouse
+
+The keeper of the Berlengas lighthouse climbed the hundred and twenty steps every night at
+dusk to light the great lamp, polish the brass and the lenses, wind the clockwork that
+turned the beam, and write the weather, the passing ships and the state of the sea in the
+logbook on the table by the stairs. In the winter storms he stayed awake until dawn beside
+the lamp, listening to the waves break on the rocks below, trimming the wick every hour and
+sending word by radio to the fishermen of Peniche whenever the fog came down.
+"""
+
+
+async def test_the_chat_follows_a_long_answer_to_its_end(settings, encoder, generator,
+                                                         tmp_path):
+    doc = tmp_path / "lighthouse.md"
+    doc.write_text(LIGHTHOUSE)
+    with Agent(settings, encoder=encoder, generator=generator) as agent:
+        agent.import_paths([doc])
+    app = app_for(settings, encoder, generator)
+    async with app.run_test(size=(60, 20)) as pilot:
+        await until(pilot, lambda: app.ready)
+        chat = app.query_one("#chat")
+        await send(pilot, app, "What did the keeper of the Berlengas lighthouse do every night?")
+        await pilot.pause(0.2)
+        answer = list(app.query(MessageView))[-1]
+        # The document's two sentences, quoted: nearly the chat's height.
+        assert answer.source.startswith("\u201cThe keeper") and answer.size.height >= 10
+        assert str(answer.border_subtitle).startswith("quoting lighthouse.md")
+        assert chat.max_scroll_y > 0 and chat.scroll_y == chat.max_scroll_y
+        assert answer.region.bottom <= chat.region.bottom  # the source line, in view
+        await pilot.resize_terminal(50, 16)  # narrower: the answer grows taller
+        await pilot.pause(0.2)
+        assert chat.max_scroll_y > 0 and chat.scroll_y == chat.max_scroll_y
 
 
 def _modules_after(import_line: str) -> set[str]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import sys
 import threading
 from collections.abc import Callable, Iterable
 from datetime import datetime
@@ -44,6 +45,7 @@ class MemoryApp(App[None]):
         # every worker that needs them waits on.
         self.loaded = threading.Event()
         self.load_error: str | None = None
+        self.final_summary: threading.Thread | None = None  # started on quit
         self.chat = ChatScreen(import_root or Path.home())
 
     @property
@@ -167,21 +169,19 @@ class MemoryApp(App[None]):
     async def action_quit(self) -> None:
         self.chat.action_stop()
         if self.ready and self.chat.conversation_id is not None:
-            self.chat.status("saving a summary of this conversation\u2026")
+            if any(w.is_running for w in self.workers):
+                self.chat.status("finishing what is being saved\u2026")
             # Answers and imports finish persisting; a stopped answer's worker ends
             # cancelled, which is no reason to quit without the summary.
             await asyncio.gather(*(w.wait() for w in self.workers), return_exceptions=True)
-            self._final_summary(self.chat.conversation_id)
-            return
+            # The summary takes seconds: written after the window closes (on_unmount
+            # waits for it), not with a frozen window.
+            self.final_summary = threading.Thread(
+                target=self.agent.summarize, args=(self.chat.conversation_id,),
+                name="final summary")
+            self.final_summary.start()
         self._release_waiters()
         self.exit()
-
-    @work(thread=True, group="summary")
-    def _final_summary(self, cid: int) -> None:
-        try:
-            self.agent.summarize(cid)
-        finally:
-            self.call_from_thread(self.exit)
 
     # SIGTERM (kill, a session manager logging out) and SIGHUP (the terminal closed) end
     # the app as ctrl+q does, without the summary: Textual gives the terminal its screen
@@ -212,6 +212,10 @@ class MemoryApp(App[None]):
             for sig in self.TERMINATING:
                 loop.remove_signal_handler(sig)
         self._release_waiters()
+        if self.final_summary is not None:
+            if not self.is_headless:  # the window is gone: say why the shell waits
+                print("saving a summary of this conversation\u2026", file=sys.stderr)
+            self.final_summary.join()
         if self.agent is not None:
             self.agent.close()
 

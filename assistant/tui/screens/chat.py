@@ -19,33 +19,38 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Label
 from textual.worker import get_current_worker
 
-from assistant.commands import SLASH_COMMANDS, CommandError, parse
+from assistant.commands import SLASH_COMMANDS, Command, CommandError, parse
 from assistant.tui.format import local_day, snippet, source_label
 from assistant.tui.screens.confirm_forget import ConfirmForget
 from assistant.tui.screens.import_screen import ImportScreen
 from assistant.tui.screens.memory_browser import MemoryBrowser
 from assistant.tui.screens.memory_detail import MemoryDetail
+from assistant.tui.screens.panels import SidePanels
+from assistant.tui.screens.proposal_review import ProposalReview
 from assistant.tui.screens.proposals import ReviewProposals
 from assistant.tui.screens.text_prompt import TextPrompt
 from assistant.tui.widgets.chat_log import ChatLog, MessageView
 from assistant.tui.widgets.conversation_list import ConversationList
 from assistant.tui.widgets.memory_panel import MemoryPanel
 from assistant.tui.widgets.prompt_input import PromptInput
+from assistant.wording import title_of
 
-HELP_KEYS = ("Keys: Ctrl+N new chat, Ctrl+O import, Ctrl+B memories, Ctrl+F search chats, "
+HELP_KEYS = ("Keys: Enter sends, Ctrl+J (or Alt+Enter) a new line, Ctrl+N new chat, "
+             "Ctrl+O import, Ctrl+B memories, Ctrl+F search chats, "
+             "Ctrl+L show or hide the chats, Ctrl+R the recalled memories, "
              "Esc stop the answer, Ctrl+P command palette, Ctrl+Q quit.")
-
-
-class ChatScreen(Screen[None]):
+class ChatScreen(SidePanels, ProposalReview, Screen[None]):
     BINDINGS = [
         Binding("ctrl+q", "app.quit", "Quit", priority=True),  # first in the footer, as ever
+        # Next: a narrow footer still shows how to bring back the panels it hides.
+        Binding("ctrl+l", "toggle_panel('sidebar')", "Chats"),
+        Binding("ctrl+r", "toggle_panel('memories')", "Recalled"),
         Binding("ctrl+n", "new_conversation", "New chat"),
         Binding("ctrl+o", "import", "Import"),
         Binding("ctrl+b", "memories", "Memories"),
         Binding("ctrl+f", "search_conversations", "Search chats"),
         Binding("escape", "stop", "Stop answer"),
     ]
-
     def __init__(self, import_root: Path) -> None:
         super().__init__()
         self.import_root = import_root
@@ -54,6 +59,7 @@ class ChatScreen(Screen[None]):
         self.last_activity = time.monotonic()
         self.summarised_idle = True
         self.answering = False  # an answer is being written (until it is stored)
+        self.waiting: list[tuple[Command, str]] = []  # sent before the data folder opened
         # What each parsed command does (commands.parse names them): (argument, line).
         self.commands = {
             "chat": self._chat, "new": lambda arg, line: self.action_new_conversation(),
@@ -100,6 +106,9 @@ class ChatScreen(Screen[None]):
             self._show_conversations(conversations)
             if not self.answering:
                 self.query_one(ChatLog).show_transcript([])
+        waiting, self.waiting = self.waiting, []
+        for command, line in waiting:
+            self.commands[command.name](command.arg, line)
 
     def status(self, text: str, error: bool = False) -> None:
         if self.answering and not self.app.ready and not error:  # a message waits for them
@@ -196,6 +205,7 @@ class ChatScreen(Screen[None]):
             self._refresh_conversations()
 
     def action_search_conversations(self) -> None:
+        self._show_panel("sidebar", True)
         self.query_one("#conv-search", Input).focus()
 
     @on(Input.Submitted, "#conv-search")
@@ -223,8 +233,8 @@ class ChatScreen(Screen[None]):
 
     @on(Input.Submitted, "#prompt")
     def _submitted(self, event: Input.Submitted) -> None:
-        line = event.value.strip()
         prompt = self.query_one("#prompt", PromptInput)
+        line = prompt.text.strip()  # every line of it
         if not line:
             return
         try:
@@ -232,13 +242,14 @@ class ChatScreen(Screen[None]):
         except CommandError as exc:
             self.notify(str(exc), severity="error")
             return
-        if command.name not in ("chat", "new", "help", "remember", "forget") \
-                and self.agent is None:  # those wait for the models in their workers
-            self.notify("still opening the data folder", severity="warning")
-            return
         prompt.remember(line)
         prompt.value = ""
         self.last_activity, self.summarised_idle = time.monotonic(), False
+        # These wait for the models in their workers; the others wait for opened().
+        if self.agent is None and command.name not in ("chat", "help", "remember", "forget"):
+            self.waiting.append((command, line))
+            self.notify(f"{line} will run once the data folder is open")
+            return
         self.commands[command.name](command.arg, line)
 
     def _chat(self, text: str, line: str) -> None:
@@ -253,7 +264,7 @@ class ChatScreen(Screen[None]):
     def _conversation_for(self, first_line: str) -> int:
         """In a worker: the open conversation, started with `first_line` as its title."""
         if self.conversation_id is None:
-            title = " ".join(first_line.split())[:40] or "New conversation"
+            title = title_of(first_line) or "New conversation"
             cid = self.agent.new_conversation(title)
             self.app.call_from_thread(self._started, cid, self.agent.conversations())
         return self.conversation_id
@@ -324,25 +335,6 @@ class ChatScreen(Screen[None]):
             hits = list(answer.proposals)
             self.app.push_screen(ReviewProposals(hits), lambda keep: self._decide(hits, keep))
 
-    def _review(self, ids: str, keep: bool) -> None:
-        """/accept, /reject: the proposals named (#12 #13), or a dialog of all pending."""
-        pending = self.agent.proposals.pending()  # one small query
-        named = {int(i) for i in ids.replace("#", " ").split() if i.isdigit()}
-        hits = [h for h in pending if h.id in named] if named else pending
-        if not hits or len(hits) < len(named):
-            self.notify("no such proposed memory awaiting an answer", severity="warning")
-        elif named:
-            self._decide(hits, [h.id for h in hits] if keep else [])
-        else:
-            self.app.push_screen(ReviewProposals(hits), lambda chosen: self._decide(hits, chosen))
-
-    @work(thread=True, group="memory")
-    def _decide(self, hits, keep: list[int] | None) -> None:
-        if keep is not None:  # None: decided later; they stay unpinned proposals
-            for c in self.agent.proposals.decide([h.id for h in hits], keep):
-                self.app.call_from_thread(self._show_conflict, c)
-            self.app.call_from_thread(self.notify, f"kept {len(keep)} of {len(hits)} proposed")
-
     def _answer_failed(self, view: MessageView, exc: Exception | None) -> None:
         """The answer could not be written: `exc` says why (None: no models to write it)."""
         self.answering = False
@@ -384,13 +376,14 @@ class ChatScreen(Screen[None]):
         if not self.app.wait_ready():
             return
         hits = self.agent.forget_candidates(query)
-        self.app.call_from_thread(self.confirm_forget, query, hits)
+        self.app.call_from_thread(self.confirm_forget, query, hits,
+                                  self.agent.forget_ticked(query, hits))
 
-    def confirm_forget(self, query: str, hits) -> None:
+    def confirm_forget(self, query: str, hits, ticked: set[int] | None = None) -> None:
         if not hits:
             self.notify(f"no memory matches \u201c{query}\u201d")
             return
-        self.app.push_screen(ConfirmForget(query, hits),
+        self.app.push_screen(ConfirmForget(query, hits, ticked),
                              lambda ids: self._forget(ids) if ids else
                              self.notify("kept them all"))
 

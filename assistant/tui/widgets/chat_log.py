@@ -16,7 +16,26 @@ class MessageView(Markdown):
 
 
 class ChatLog(VerticalScroll):
-    """Messages in order, scrolled to the newest."""
+    """Messages in order, scrolled to the newest.
+
+    Anchored to the bottom while the messages overflow it: an answer growing as it
+    streams, its source line and a resize keep the end in view, until the user scrolls up
+    (scrolling back down follows again). Fewer messages start at the top, as ever (an
+    anchor would push them down to the bottom).
+    """
+
+    def on_resize(self) -> None:
+        self._follow()
+
+    def watch_virtual_size(self) -> None:  # the messages grew or shrank
+        self.call_after_refresh(self._follow)
+
+    def _follow(self) -> None:
+        overflows = self.max_scroll_y > 0
+        if overflows != self.is_anchored:
+            self.anchor(overflows)
+            if not overflows:
+                self.scroll_to(y=0, animate=False, immediate=True)
 
     def show_transcript(self, messages: list[tuple[str, str]]) -> None:
         self.remove_children()
