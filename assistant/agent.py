@@ -299,6 +299,8 @@ class Agent:
             self.encoder.load()
         report = import_paths(self.store, self.encoder, paths, progress=False, on_file=on_file)
         with self._lock:
+            if self._people is not None and report.imported:
+                self._people.reload()  # a file imported again replaced its old memories
             self.people.pending()  # an imported chat's statements, read for people
         return report
 

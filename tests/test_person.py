@@ -191,3 +191,26 @@ def test_pets_belong_to_whoever_has_them():
     assert life.related("hamster") is None  # not the user's hamster
     assert life.related("Tomas's hamster").name == "Toffee"
     assert life.related("dog").name == "Bramble"
+
+
+def _export(statements: list[str], conversation: str) -> list[dict]:
+    """A ChatGPT conversations.json of one conversation whose user says `statements`."""
+    from assistant.bench.person import chatgpt_export
+
+    return chatgpt_export({"seed": conversation, "sessions": [
+        {"date": FIRST.isoformat(), "title": conversation, "statements": statements}]})
+
+
+def test_an_export_imported_again_replaces_what_was_read_from_it(agent, tmp_path):
+    # The updated export a user downloads has the same name; the app imports it in the
+    # same process, where the people read from the old one were still held (a crash:
+    # FOREIGN KEY constraint failed, superseding a memory the new import had deleted).
+    export = tmp_path / "conversations.json"
+    export.write_text(json.dumps(_export(["I live in Lisbon.", "I moved to Porto."], "a")))
+    assert agent.import_paths([export]).ok
+    export.write_text(json.dumps(_export(["I live in Lisbon.", "I moved to Porto.",
+                                          "I moved to Berlin."], "a")))
+    assert agent.import_paths([export]).ok
+    line = agent.people.timeline("User", "residence")
+    assert [f.value for f in line][-1] == "Berlin"
+    assert all(agent.store.get(f.memory_id) is not None for f in line)
