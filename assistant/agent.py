@@ -31,7 +31,7 @@ from memory_store.open import open_store
 from memory_store.records import ConversationRecord, Hit, MessageRecord, NewMemory
 
 if TYPE_CHECKING:
-    from assistant.memory.recall import Recall, Recaller  # torch: imported on first use
+    from assistant.memory.recall import Recall, Recaller  # loaded on first use
 
 log = logging.getLogger(__name__)
 HISTORY_TURNS = 4  # recent messages of this conversation shown to the generator
@@ -85,14 +85,15 @@ class Agent:
 
     @property
     def recaller(self) -> Recaller:
-        """LTM-T retrieval (or plain hybrid with use_ltmt=False); torch loads on first use;
+        """LTM-T retrieval (or plain hybrid with use_ltmt=False), loaded on first use;
         missing or unreadable weights are an error, never a silent fallback."""
         with self._lock:
             if self._recaller is None:
+                from assistant.memory import ltmt_numpy
                 from assistant.memory.recall import Recaller
-                from assistant.memory.weights import load_model
 
-                model = load_model(self.ltmt_weights) if self.use_ltmt else None
+                model = ltmt_numpy.load_weights(self.ltmt_weights, self.settings.cache_dir) \
+                    if self.use_ltmt else None
                 self._recaller = Recaller(self.store, model)
             return self._recaller
 
@@ -100,7 +101,7 @@ class Agent:
     def query_encoder(self) -> Encoder:
         """What recall's questions are encoded with: the encoder plus the query adapter
         trained with the LTM-T weights (memories always go through the plain encoder)."""
-        from assistant.memory.weights import query_encoder
+        from assistant.memory.encoder import query_encoder
 
         return query_encoder(self.recaller.model, self.encoder)
 

@@ -408,7 +408,7 @@ def test_a_long_message_is_remembered_in_parts_so_its_end_is_found(agent):
              if h.source == f"conversation:{cid}#turn={message.turn}"]
     assert len(parts) >= 2 and [h.meta["part"] for h in parts] == list(range(1, len(parts) + 1))
     assert all(h.text.startswith("[15 June 2026] User: ") for h in parts)
-    assert all(len(agent.encoder._tokenizer(h.text)["input_ids"]) <= 256 for h in parts)
+    assert all(agent.encoder.token_count(h.text) <= 256 for h in parts)
     # By meaning alone (no full-text side), the part that holds the key comes first.
     top = agent.store.search(agent.encoder.encode_one("Where is the spare key to the cabin?"),
                              "", k=1)[0]

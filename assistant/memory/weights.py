@@ -9,13 +9,12 @@ from pathlib import Path
 
 import torch
 
-from assistant.memory.encoder import Encoder
+from assistant.memory.encoder import query_encoder  # noqa: F401 (its home before)
 from assistant.memory.ltmt import LTMT, LTMTConfig
 from assistant.shipped import shipped
 
 WEIGHTS_FILE = "ltmt.pt"  # the shipped weights (`assistant train`, data/ltmt.json)
 _LOADED: dict[tuple[str, int], LTMT] = {}  # inference only, so one copy serves every agent
-_QUERY_ENCODERS: dict[int, tuple[dict, Encoder]] = {}  # by adapter (kept, so ids stay unique)
 _LOADING = threading.Lock()
 
 
@@ -51,16 +50,3 @@ def load_model(path: Path | None = None) -> LTMT:
         if key not in _LOADED:
             _LOADED[key] = load_checkpoint(path)[0]
         return _LOADED[key]
-
-
-def query_encoder(model: LTMT | None, encoder: Encoder) -> Encoder:
-    """What LTM-T's searches are encoded with: the encoder plus the query adapter trained
-    with `model` (`encoder` itself without LTM-T or for weights without one)."""
-    if model is None or model.query_adapter is None:
-        return encoder
-    adapter = model.query_adapter
-    with _LOADING:
-        if id(adapter) not in _QUERY_ENCODERS:
-            _QUERY_ENCODERS[id(adapter)] = adapter, Encoder(
-                encoder.batch_size, encoder.batch_tokens, adapter=adapter)
-        return _QUERY_ENCODERS[id(adapter)][1]

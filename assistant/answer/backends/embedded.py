@@ -22,6 +22,7 @@ from typing import Any
 
 from assistant.answer.protocol import Message, ToolCall, ToolsUnsupported
 from assistant.config import default_cache_dir
+from assistant.memory.encoder import quiet_transformers
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +125,7 @@ class EmbeddedGenerator:
             if self._model is not None:
                 return
             start = time.perf_counter()
+            quiet_transformers()
             source = self.source or gguf_path()
             if source.is_dir():
                 loaded, (model, tokenizer) = None, self._load_folder(source)
