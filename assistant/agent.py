@@ -356,8 +356,9 @@ class Agent:
                     "failed": f"{reply.text} [failed: {reply.error}]"}.get(reply.verdict,
                                                                           reply.text)
             if said.strip():
+                from memory_store.message_sources import cited  # labels, never memory text
                 self.store.add_message(conversation_id, "assistant", said.strip(),
-                                       to_utc(self.clock()))
+                                       to_utc(self.clock()), sources=cited(reply))
             recaller.save_state(conversation_id, recalled.state)
 
         ctx = self.context(history, today=now, proposed=(proposed := []))

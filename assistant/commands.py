@@ -16,6 +16,8 @@ SLASH_COMMANDS = {
     "forget": "find memories to delete (asks first): /forget QUERY",
     "search": "search all memories and past conversations: /search QUERY",
     "export": "export all memories to .json or .md: /export PATH",
+    "export-chat": "export this conversation as Markdown (/import reads it back): "
+                   "/export-chat [FILE.md] (without one, asks where)",
     "memories": "open the memory browser",
     "accept": "keep what a model proposed to remember: /accept (lists them) or /accept #12",
     "reject": "drop what a model proposed to remember: /reject #12",

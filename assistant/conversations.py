@@ -1,8 +1,10 @@
 """`assistant conversations list|export`: whole conversations out of the store, as
-Markdown that `assistant import` reads back as conversations, or as JSON.
+Markdown that `assistant import` reads back as conversations, or as JSON; and one
+conversation as Markdown from the chat app (`export_conversation`).
 
-Sources are not exported: the store keeps an answer as a message's text only (which
-memories it drew on is shown when it is given, not stored with it)."""
+An answer's sources go with it (each memory's id, label, date and kind, and whether the
+answer rests on it; never a memory's text), as the store keeps them with the message:
+read back on import. Messages from before sources were kept have none (JSON: null)."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import argparse
 import json
 import re
 import sys
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,6 +25,7 @@ if TYPE_CHECKING:  # the store's module loads SQLAlchemy; `assistant --help` nee
     from memory_store.base import StoreBase
 
 Exported = list[tuple[ConversationRecord, list[MessageRecord]]]
+EXPORT_FOLDER = "assistant-exports"  # in the home folder: where the chat app offers to write
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -90,10 +94,31 @@ def export_conversations(store: StoreBase, out: Path, ids: list[int] | None = No
     return [out]
 
 
+def default_path(title: str, today: date) -> Path:
+    """Where the chat app offers to write a conversation: a folder of its own in the
+    user's home, found where people look for files (the data folder is the program's,
+    and a store URL may have none), one file per conversation and day."""
+    return Path("~", EXPORT_FOLDER, f"{_slug(title)}-{today:%Y-%m-%d}.md")
+
+
+def export_conversation(agent, conversation_id: int, out: Path) -> Path:
+    """Write one conversation, as `conversations export` does, to `out` (a .md file;
+    `~` is the home folder); returns the file. OSError if it cannot be written."""
+    out = out.expanduser()
+    if out.suffix.lower() != ".md":
+        raise ValueError(f"cannot export to {out}: use a .md file name")
+    found = [c for c in agent.conversations() if c.id == conversation_id]
+    if not found:
+        raise ValueError(f"no conversation #{conversation_id} (deleted?)")
+    conv = found[0]
+    write_private(out, to_markdown([(conv, agent.transcript(conversation_id))]))
+    return out
+
+
 def to_json(exported: Exported) -> str:
     return json.dumps({"format": MARKER[5:-4], "conversations": [
         _record(c) | {"messages": [{"turn": m.turn, "role": m.role, "time": iso(m.created_at),
-                                    "text": m.text} for m in messages]}
+                                    "text": m.text, "sources": m.sources} for m in messages]}
         for c, messages in exported]}, ensure_ascii=False, indent=2) + "\n"
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from assistant.commands import SLASH_COMMANDS, CommandError, parse
+from assistant.conversations import export_conversation
 from assistant.terminal import CONTROL, printable
 from assistant.tui.format import local_day, snippet, source_label  # no Textual in it
 from assistant.wording import plural as _plural
@@ -56,6 +57,8 @@ HELP = {
               "spaces)",
     "search": "search all memories: /search QUERY",
     "memories": f"list the {LIST_K} newest memories",
+    "export-chat": "export this conversation as Markdown (/import reads it back): "
+                   "/export-chat FILE.md",
 }
 HELP_NOTES = (
     "Or in words: remember that ..., forget ... (lists, like /forget QUERY).",
@@ -148,6 +151,7 @@ class PlainChat:
             "remember": self._remember, "forget": self._forget, "search": self._search,
             "memories": self._memories, "import": self._import, "export": self._export,
             "model": self._model, "accept": self._accept, "reject": self._reject,
+            "export-chat": self._export_chat,
         }
 
     # One line ----------------------------------------------------------------------------
@@ -367,6 +371,16 @@ class PlainChat:
             raise LineError(f"/export: {exc}") from None
         return Reply({"exported": n, "path": str(target)},
                      [f"exported {_plural(n, 'memory', 'memories')} to {target}"])
+
+    def _export_chat(self, path: str, line: str) -> Reply:
+        if self.conversation_id is None or not path:
+            raise LineError("/export-chat: needs an open conversation and a FILE.md")
+        try:
+            target = export_conversation(self.agent, self.conversation_id, Path(path))
+        except (OSError, ValueError) as exc:
+            raise LineError(f"/export-chat: {exc}") from None
+        return Reply({"exported": self.conversation_id, "path": str(target)},
+                     [f"exported this conversation to {target}"])
 
     def _model(self, spec: str, line: str) -> Reply:
         try:

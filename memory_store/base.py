@@ -11,6 +11,7 @@ import numpy as np
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from memory_store import message_sources
 from memory_store.fusion import hit
 from memory_store.models import Conversation, Document, Memory, Message, Meta, ModelState, utcnow
 from memory_store.records import (
@@ -216,7 +217,7 @@ class StoreBase:
         rows = []
         for turn_no, turn in enumerate(conv.turns, start=1):
             msg = Message(conversation_id=c.id, turn=turn_no, role=turn.role, text=turn.text,
-                          created_at=turn.created_at)
+                          created_at=turn.created_at, sources=turn.sources)
             s.add(msg)
             if turn.memories:
                 s.flush()
@@ -238,16 +239,18 @@ class StoreBase:
 
     def add_message(self, conversation_id: int, role: str, text: str,
                     created_at: datetime | None = None,
-                    memory: NewMemory | Sequence[NewMemory] = ()) -> tuple[int, list[int]]:
+                    memory: NewMemory | Sequence[NewMemory] = (),
+                    sources: list[dict] | None = None) -> tuple[int, list[int]]:
         """Append a turn and what to remember of it (a memory, or one per part of a long
-        turn), in one transaction: (message id, memory ids)."""
+        turn), in one transaction: (message id, memory ids). An answer's `sources` are
+        kept with it (memory_store.message_sources)."""
         when = created_at or utcnow()
         memories = [memory] if isinstance(memory, NewMemory) else list(memory)
         with self.Write.begin() as s:
             turn = (s.scalar(select(func.max(Message.turn))
                              .where(Message.conversation_id == conversation_id)) or 0) + 1
             msg = Message(conversation_id=conversation_id, turn=turn, role=role, text=text,
-                          created_at=when)
+                          created_at=when, sources=sources)
             s.add(msg)
             s.execute(update(Conversation).where(Conversation.id == conversation_id)
                       .values(updated_at=when))
@@ -264,8 +267,10 @@ class StoreBase:
         return ids
 
     def forget(self, memory_id: int) -> bool:
-        """Delete a memory, from every index too; False if it did not exist."""
+        """Delete a memory, from every index and answer's sources too; False if it did
+        not exist."""
         with self.Write.begin() as s:
+            message_sources.drop(s, memory_id)
             return bool(s.execute(delete(Memory).where(Memory.id == memory_id)).rowcount)
 
     def scrub(self) -> None:
@@ -418,8 +423,8 @@ class StoreBase:
             if last is not None:
                 stmt = stmt.order_by(Message.turn.desc()).limit(last)
             rows = sorted(s.scalars(stmt), key=lambda m: m.turn)
-            return [MessageRecord(m.id, m.conversation_id, m.turn, m.role, m.text, m.created_at)
-                    for m in rows]
+            return [MessageRecord(m.id, m.conversation_id, m.turn, m.role, m.text, m.created_at,
+                                  m.sources) for m in rows]
 
     def counts(self) -> dict:
         """How many memories (by kind), documents, conversations and messages."""

@@ -14,7 +14,7 @@ from urllib.parse import quote
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from memory_store.migrations import Migration
+from memory_store.migrations import Migration, add_message_sources
 from memory_store.migrations import migrate as run_migrations
 from memory_store.models import Base
 
@@ -99,7 +99,8 @@ def _v2_ids_never_reused(conn: Connection) -> None:
 
 
 MIGRATIONS = [Migration("initial", _v1_initial),
-              Migration("ids never reused", _v2_ids_never_reused)]
+              Migration("ids never reused", _v2_ids_never_reused),
+              Migration("answer sources", add_message_sources)]
 SCHEMA_VERSION = len(MIGRATIONS)
 # What a store at SCHEMA_VERSION holds; anything missing is damage, not a version.
 REQUIRED = {"table": {"meta", "documents", "conversations", "messages", "model_state",

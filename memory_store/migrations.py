@@ -10,7 +10,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Protocol
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, inspect
 
 
 class SchemaTooNewError(RuntimeError):
@@ -53,3 +53,11 @@ def migrate(steps: Sequence[Migration], versions: Versions, where: str,
             before(conn, version)
             steps[version].apply(conn)
             versions.write(conn, version + 1)
+
+
+def add_message_sources(conn: Connection) -> None:
+    """v3 (SQLite), v2 (PostgreSQL): messages get `sources`, an answer's sources. A store
+    made new already has it (its first step creates the tables as the models are now)."""
+    columns = {c["name"] for c in inspect(conn).get_columns("messages")}
+    if "sources" not in columns:
+        conn.exec_driver_sql("ALTER TABLE messages ADD COLUMN sources JSON")

@@ -116,6 +116,9 @@ class Message(Base):
     role: Mapped[str] = mapped_column(String(16))
     text: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # An answer's sources: [{"memory", "source", "date", "kind", "support"}], labels and
+    # dates only (never memory text: a forget takes its entry out); None when not kept.
+    sources: Mapped[list | None] = mapped_column(JSON)
     conversation: Mapped[Conversation] = relationship(back_populates="messages")
 
 

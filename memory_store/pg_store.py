@@ -29,7 +29,7 @@ from memory_store.base import CheckReport, StoreBase
 from memory_store.db import make_sessionmaker
 from memory_store.fulltext import STOPWORDS
 from memory_store.fusion import fused_hits
-from memory_store.migrations import Migration
+from memory_store.migrations import Migration, add_message_sources
 from memory_store.migrations import migrate as run_migrations
 from memory_store.models import Base
 from memory_store.records import Hit
@@ -62,7 +62,8 @@ def _v1_initial(conn: Connection, dim: int) -> None:
 
 def migrations(dim: int) -> list[Migration]:
     """The steps, for vectors of `dim` (the HNSW index is built on their expression)."""
-    return [Migration("initial", functools.partial(_v1_initial, dim=dim))]
+    return [Migration("initial", functools.partial(_v1_initial, dim=dim)),
+            Migration("answer sources", add_message_sources)]
 
 
 SCHEMA_VERSION = len(migrations(0))

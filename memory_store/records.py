@@ -35,6 +35,7 @@ class NewTurn:
     text: str
     created_at: datetime
     memories: list[NewMemory] = field(default_factory=list)
+    sources: list[dict] | None = None  # an answer's sources (memory_store.message_sources)
 
 
 @dataclass
@@ -73,6 +74,7 @@ class MessageRecord:
     role: str
     text: str
     created_at: datetime
+    sources: list[dict] | None = None  # an answer's (memory_store.message_sources)
 
 
 @dataclass

@@ -2,10 +2,13 @@
 exported conversation imports as a conversation (not a document) with nothing lost.
 
 The file opens with MARKER. Each conversation starts with a `<!-- conversation {json} -->`
-line; each message with a `<!-- message {json} -->` line that gives its author, time and
-how many lines its text has, then a heading for readers, a blank line and the text as
-written. The counts let any text (headings, comment lines like these) come back as it was;
-the headings and the summary line are for people and are not read back."""
+line; each message with a `<!-- message {json} -->` line that gives its author, time, how
+many lines its text has and, for an answer whose sources were kept, its sources (memory
+id, label, date, kind, and whether the answer rests on it; never a memory's text), then
+a heading for readers, a blank line and the text as written, then (with sources) a
+`Sources: ...` line for readers. The counts let any text (headings, comment lines like
+these) come back as it was; the headings, the summary and `Sources:` lines are for
+people and are not read back. A file written before sources were kept reads as ever."""
 
 from __future__ import annotations
 
@@ -21,6 +24,8 @@ from memory_store.records import ConversationRecord, MessageRecord, iso
 MARKER = "<!-- assistant conversation export v1 -->"
 _LINE = re.compile(r"<!-- (conversation|message) (\{.*\}) -->")
 _AUTHORS = {"user": "You", "assistant": "Assistant"}
+_SOURCE_KEYS = ("memory", "source", "date", "kind", "support")  # message_sources.entries
+_SOURCES_LINE = "Sources: "
 
 
 def is_conversation_export(raw: bytes) -> bool:
@@ -40,9 +45,12 @@ def to_markdown(conversations: list[tuple[ConversationRecord, list[MessageRecord
                 f"{len(messages)} message{'s' * (len(messages) != 1)}."]
         for m in messages:
             lines = _lines(m.text)
-            out += ["", _comment("message", {"role": m.role, "time": iso(m.created_at),
-                                             "lines": len(lines)}),
+            fields = {"role": m.role, "time": iso(m.created_at), "lines": len(lines)}
+            out += ["", _comment("message", fields | ({} if m.sources is None else
+                                                      {"sources": m.sources})),
                     f"### {_AUTHORS.get(m.role, m.role)}, {_shown(m.created_at)}", "", *lines]
+            if m.sources:
+                out += ["", _SOURCES_LINE + _readable(m.sources)]
     return "\n".join(out) + "\n"
 
 
@@ -56,14 +64,17 @@ def read_conversation_export(path: Path, raw: bytes) -> tuple[str, list[Imported
                               f"{exc.start})") from exc
     lines = _lines(text)
     conversations: list[ImportedConversation] = []
-    i, heading_ok = 1, False  # line 0 is MARKER
+    i, heading_ok, sources_line = 1, False, False  # line 0 is MARKER
     while i < len(lines):
         line = lines[i].rstrip("\r")
         found = _LINE.fullmatch(line)
         if found is None:
-            # A conversation's title and summary lines are for readers; other text
-            # outside a message means the file was edited and its line counts are off.
-            if line.strip() and not heading_ok:
+            # A conversation's title and summary lines, an answer's sources line, are for
+            # readers; other text outside a message means the file was edited and its
+            # line counts are off.
+            if sources_line and line.startswith(_SOURCES_LINE):
+                sources_line = False
+            elif line.strip() and not heading_ok:
                 raise _damaged(path, i, "text outside any message")
             i += 1
             continue
@@ -72,7 +83,7 @@ def read_conversation_export(path: Path, raw: bytes) -> tuple[str, list[Imported
             conversations.append(ImportedConversation(
                 _string(path, i, fields, "title"), _time(path, i, fields, "created"),
                 "", []))
-            heading_ok = True
+            heading_ok, sources_line = True, False
             i += 1
             continue
         if not conversations:
@@ -85,9 +96,14 @@ def read_conversation_export(path: Path, raw: bytes) -> tuple[str, list[Imported
         role = _string(path, i, fields, "role")
         if role not in _AUTHORS:
             raise _damaged(path, i, f"unknown author {role!r} (user or assistant)")
+        sources = fields.get("sources")
+        if sources is not None and not _well_formed(sources):
+            raise _damaged(path, i, "the message's \"sources\" are not a list of "
+                           f"{{{', '.join(_SOURCE_KEYS)}}}")
         conversations[-1].turns.append(ImportedTurn(
-            role, "\n".join(lines[i + 3:i + 3 + count]), _time(path, i, fields, "time")))
-        heading_ok = False
+            role, "\n".join(lines[i + 3:i + 3 + count]), _time(path, i, fields, "time"),
+            sources))
+        heading_ok, sources_line = False, bool(sources)
         i += 3 + count
     if not conversations:
         raise ReadError(path, "empty: the conversation export holds no conversation")
@@ -102,6 +118,23 @@ def _comment(kind: str, fields: dict) -> str:
     # ">" escaped: a title holding "-->" must not end the HTML comment for viewers.
     text = json.dumps(fields, ensure_ascii=False).replace(">", "\\u003e")
     return f"<!-- {kind} {text} -->"
+
+
+def _readable(sources: list[dict]) -> str:
+    """`[1] notes.md (2026-03-02, the answer rests on it), [2] ...` on one line."""
+    return ", ".join(
+        f"[{n}] {' '.join((e['source'] or e['kind']).split())} ({e['date']}"
+        f"{', the answer rests on it' if e['support'] else ''})"
+        for n, e in enumerate(sources, start=1))
+
+
+def _well_formed(sources: object) -> bool:
+    """A list of entries as an answer's sources are kept, each with its keys in order."""
+    return isinstance(sources, list) and all(
+        isinstance(e, dict) and tuple(e) == _SOURCE_KEYS
+        and isinstance(e["memory"], int) and not isinstance(e["memory"], bool)
+        and all(isinstance(e[k], str) for k in ("source", "date", "kind"))
+        and isinstance(e["support"], bool) for e in sources)
 
 
 def _lines(message: str) -> list[str]:

@@ -272,6 +272,6 @@ def _conversations(conversations: list[ImportedConversation], encoder: Encoder,
                                   created_at=t.created_at, meta=p.meta)
                         for p in next(parts_of)]
             new_turns.append(NewTurn(role=t.role, text=t.text, created_at=t.created_at,
-                                     memories=memories))
+                                     memories=memories, sources=t.sources))
         out.append(NewConversation(conv.title, conv.created_at, conv.external_id, new_turns))
     return out

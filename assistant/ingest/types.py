@@ -53,6 +53,7 @@ class ImportedTurn:
     role: str  # "user" or "assistant"
     text: str
     created_at: datetime  # naive UTC
+    sources: list[dict] | None = None  # an exported answer's (memory_store.message_sources)
 
 
 @dataclass
