@@ -143,6 +143,30 @@ async def test_a_message_sent_while_the_models_load_is_answered_when_they_are(
         assert [m.role for m in app.agent.transcript(cid)] == ["user", "assistant"]
 
 
+async def test_messages_sent_while_the_models_load_are_all_answered_in_order(
+        settings, encoder, generator):
+    # Each new message used to cancel the answer before it: "(not answered)".
+    gated = GatedGenerator(generator)
+    app = app_for(settings, encoder, gated)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.agent is not None)
+        for line in ("My cat is called Miso.", "Where was my sister Ana born?",
+                     "What is my cat called?"):
+            app.query_one("#prompt").value = line
+            await pilot.press("enter")
+        await pilot.pause(0.1)
+        gated.gate.set()
+        await until(pilot, lambda: app.ready and not answering(app)
+                    and len(app.agent.transcript(app.chat.conversation_id)) == 6)
+        stored = app.agent.transcript(app.chat.conversation_id)
+        assert [m.role for m in stored] == ["user", "assistant"] * 3
+        assert [m.text for m in stored[::2]] == ["My cat is called Miso.",
+                                                 "Where was my sister Ana born?",
+                                                 "What is my cat called?"]
+        shown = [text for role, text in messages(app) if role == "assistant"]
+        assert len(shown) == 3 and not any("not answered" in t for t in shown), shown
+
+
 async def test_message_streams_an_answer_and_fills_the_memory_panel(settings, encoder,
                                                                     generator):
     app = app_for(settings, encoder, generator)

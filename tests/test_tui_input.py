@@ -8,9 +8,11 @@ import threading
 from test_tui import SIZE, answering, app_for, messages, until
 from textual import events
 from textual.widgets._footer import FooterKey
+from textual.widgets._markdown import MarkdownParagraph
 
 from assistant.agent import Agent
 from assistant.tui.screens.memory_browser import MemoryBrowser
+from assistant.tui.widgets.chat_log import ChatLog, MessageView
 
 SHOPPING = "My shopping list for Saturday:\n- eggs\n- milk\n- bread"
 
@@ -135,3 +137,22 @@ async def test_quitting_closes_the_window_before_the_summary_is_written(settings
     with Agent(settings, encoder=encoder, generator=generator) as agent:
         (summary,) = agent.store.conversation_memories(cid, "summary")
     assert "Kyoto" in summary.text
+
+
+async def test_the_lines_of_a_message_show_as_lines_and_answers_stay_markdown(
+        settings, encoder, generator):
+    app = app_for(settings, encoder, generator)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.ready)
+        app.query_one("#prompt").text = "line one\nline two"
+        await pilot.press("enter")
+        await until(pilot, lambda: not answering(app))
+        note = app.query_one(ChatLog).add("assistant", "an answer's\nlines join")
+        await pilot.pause(0.1)
+        you = app.query(MessageView).first()
+        assert you.source == "line one\nline two"  # what was sent, as sent
+        lines = you.query_one(MarkdownParagraph)
+        assert lines.size.height == 2
+        assert [lines.render_line(y).text.strip() for y in (0, 1)] == ["line one", "line two"]
+        # Answers are Markdown: one newline is no line break there.
+        assert note.query_one(MarkdownParagraph).size.height == 1

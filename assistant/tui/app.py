@@ -15,14 +15,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from textual import work
-from textual.app import App, SystemCommand
+from textual.app import SystemCommand
 from textual.binding import Binding
+from textual.driver import Driver
 from textual.screen import Screen
 from textual.worker import get_current_worker
 
 from assistant.config import Settings
 from assistant.tui.screens.chat import ChatScreen
 from assistant.tui.screens.text_prompt import TextPrompt
+from assistant.tui.typeahead import KeepsTypeahead
 
 if TYPE_CHECKING:
     from assistant.answer.protocol import Generator
@@ -30,14 +32,15 @@ if TYPE_CHECKING:
 AgentFactory = Callable[[], object]
 
 
-class MemoryApp(App[None]):
+class MemoryApp(KeepsTypeahead):  # keys typed before the first frame: typeahead.py
     CSS_PATH = "app.tcss"
     TITLE = "assistant"
     BINDINGS = [Binding("ctrl+q", "quit", "Quit", priority=True)]
 
     def __init__(self, settings: Settings, agent_factory: AgentFactory,
-                 import_root: Path | None = None) -> None:
-        super().__init__()
+                 import_root: Path | None = None,
+                 driver_class: type[Driver] | None = None) -> None:
+        super().__init__(driver_class=driver_class)
         self.settings = settings
         self.agent_factory = agent_factory
         self.agent = None  # set once the data folder is open
@@ -47,6 +50,9 @@ class MemoryApp(App[None]):
         self.load_error: str | None = None
         self.final_summary: threading.Thread | None = None  # started on quit
         self.chat = ChatScreen(import_root or Path.home())
+        self.hung_up = False
+        self.serve_cli: Callable | None = None  # see create_app
+        self.cli_server = None  # local_server.CliServer, once the models are loaded
 
     @property
     def ready(self) -> bool:
@@ -105,6 +111,10 @@ class MemoryApp(App[None]):
         except Exception as exc:
             self._failed(f"model loading failed: {exc}")
             return
+        if self.serve_cli is not None:  # `assistant search` and `ask` answered from here
+            from assistant.local_server import start
+
+            self.cli_server = start(agent, self.serve_cli)
         self.call_from_thread(self._loaded)
 
     def _opened(self, agent, conversations) -> None:
@@ -167,7 +177,7 @@ class MemoryApp(App[None]):
     # Quitting ----------------------------------------------------------------------------
 
     async def action_quit(self) -> None:
-        self.chat.action_stop()
+        self.chat.action_stop(everything=True)
         if self.ready and self.chat.conversation_id is not None:
             if any(w.is_running for w in self.workers):
                 self.chat.status("finishing what is being saved\u2026")
@@ -183,20 +193,26 @@ class MemoryApp(App[None]):
         self._release_waiters()
         self.exit()
 
-    # SIGTERM (kill, a session manager logging out) and SIGHUP (the terminal closed) end
-    # the app as ctrl+q does, without the summary: Textual gives the terminal its screen
-    # back (alternate screen and mouse reporting off) and the store is closed, instead of
-    # the process dying mid-frame.
+    # SIGTERM (kill, a session manager logging out) ends the app at once, without the
+    # summary: Textual gives the terminal its screen back (alternate screen and mouse
+    # reporting off) and the store is closed, instead of the process dying mid-frame.
+    # SIGHUP (the terminal closed; ChatDriver sends it too when stdin hangs up) quits as
+    # Ctrl+Q does: nobody waits for the window, so what is being saved is, summary included.
     TERMINATING = (signal.SIGTERM, signal.SIGHUP)
 
     def _catch_termination(self) -> None:
         if not self.is_headless:  # under run_test the signals are the test runner's
             loop = asyncio.get_running_loop()
-            for sig in self.TERMINATING:
-                loop.add_signal_handler(sig, self._terminated, sig)
+            loop.add_signal_handler(signal.SIGTERM, self._terminated, signal.SIGTERM)
+            loop.add_signal_handler(signal.SIGHUP, self._hung_up)
+
+    def _hung_up(self) -> None:
+        if not self.hung_up:  # the kernel's SIGHUP and ChatDriver's may both come
+            self.hung_up = True
+            self.call_later(self.action_quit)
 
     def _terminated(self, sig: signal.Signals) -> None:
-        self.chat.action_stop()  # an answer being written stops at its next piece
+        self.chat.action_stop(everything=True)  # answers stop at their next piece
         self._release_waiters()
         self.exit(return_code=128 + sig)  # the shell's convention for "ended by a signal"
 
@@ -212,9 +228,14 @@ class MemoryApp(App[None]):
             for sig in self.TERMINATING:
                 loop.remove_signal_handler(sig)
         self._release_waiters()
+        if self.cli_server is not None:
+            self.cli_server.close()
         if self.final_summary is not None:
             if not self.is_headless:  # the window is gone: say why the shell waits
-                print("saving a summary of this conversation\u2026", file=sys.stderr)
+                try:
+                    print("saving a summary of this conversation\u2026", file=sys.stderr)
+                except OSError:  # and so is the terminal (SIGHUP)
+                    pass
             self.final_summary.join()
         if self.agent is not None:
             self.agent.close()
@@ -223,9 +244,13 @@ class MemoryApp(App[None]):
 def create_app(settings: Settings, use_ltmt: bool = True, encoder=None,
                generator: Generator | None = None,
                import_root: Path | None = None,
-               clock: Callable[[], datetime] | None = None) -> MemoryApp:
-    """The one app factory, used by `assistant chat` and by the tests (which pass a fixed
-    `clock`, so what the screen shows does not depend on the day they run)."""
+               clock: Callable[[], datetime] | None = None,
+               driver_class: type[Driver] | None = None,
+               serve_cli: Callable | None = None) -> MemoryApp:
+    """The one app factory, used by `assistant chat` (with its terminal driver) and by the
+    tests (which pass a fixed `clock`, so what the screen shows does not depend on the day
+    they run). `serve_cli(agent, argv, out, err)`: how `assistant search` and `ask` from
+    other processes are answered once the models are loaded (local_server.py)."""
 
     def open_agent():
         from assistant.agent import Agent  # here, not at import: torch stays off the UI path
@@ -233,4 +258,6 @@ def create_app(settings: Settings, use_ltmt: bool = True, encoder=None,
         return Agent(settings, encoder=encoder, generator=generator, use_ltmt=use_ltmt,
                      clock=clock)
 
-    return MemoryApp(settings, open_agent, import_root=import_root)
+    app = MemoryApp(settings, open_agent, import_root=import_root, driver_class=driver_class)
+    app.serve_cli = serve_cli
+    return app

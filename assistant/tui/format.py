@@ -47,3 +47,16 @@ def flags(hit: Hit) -> str:
     if hit.superseded_by is not None:
         out.append(f"superseded by #{hit.superseded_by}")
     return f" [{', '.join(out)}]" if out else ""
+
+
+HELP_KEYS = ("Keys: Enter sends, Ctrl+J (or Alt+Enter) a new line, Ctrl+N new chat, "
+             "Ctrl+O import, Ctrl+B memories, Ctrl+F search chats, Ctrl+S export this chat, "
+             "Ctrl+L show or hide the chats, Ctrl+R the recalled memories, "
+             "Esc stop the answer, Ctrl+P command palette, Ctrl+Q quit.")
+
+
+def conflict_note(c) -> str:
+    """What the chat says when a new statement replaces an older one (agent's Conflict)."""
+    return (f"Updated what I know ({c.subject}): \u201c{snippet(c.new, 80)}\u201d "
+            f"({local_day(c.new.created_at)}) replaces \u201c{snippet(c.old, 80)}\u201d "
+            f"({local_day(c.old.created_at)}). Both are kept; answers use the newer.")

@@ -20,8 +20,10 @@ from textual.widgets import Footer, Header, Input, Label
 from textual.worker import get_current_worker
 
 from assistant.commands import SLASH_COMMANDS, Command, CommandError, parse
-from assistant.tui.format import local_day, snippet, source_label
+from assistant.tui.answer_queue import AnswerQueue
+from assistant.tui.format import HELP_KEYS, conflict_note, local_day, snippet, source_label
 from assistant.tui.screens.confirm_forget import ConfirmForget
+from assistant.tui.screens.export_form import ChatExport
 from assistant.tui.screens.import_screen import ImportScreen
 from assistant.tui.screens.memory_browser import MemoryBrowser
 from assistant.tui.screens.memory_detail import MemoryDetail
@@ -35,11 +37,8 @@ from assistant.tui.widgets.memory_panel import MemoryPanel
 from assistant.tui.widgets.prompt_input import PromptInput
 from assistant.wording import title_of
 
-HELP_KEYS = ("Keys: Enter sends, Ctrl+J (or Alt+Enter) a new line, Ctrl+N new chat, "
-             "Ctrl+O import, Ctrl+B memories, Ctrl+F search chats, "
-             "Ctrl+L show or hide the chats, Ctrl+R the recalled memories, "
-             "Esc stop the answer, Ctrl+P command palette, Ctrl+Q quit.")
-class ChatScreen(SidePanels, ProposalReview, Screen[None]):
+
+class ChatScreen(SidePanels, ProposalReview, ChatExport, Screen[None]):
     BINDINGS = [
         Binding("ctrl+q", "app.quit", "Quit", priority=True),  # first in the footer, as ever
         # Next: a narrow footer still shows how to bring back the panels it hides.
@@ -50,7 +49,9 @@ class ChatScreen(SidePanels, ProposalReview, Screen[None]):
         Binding("ctrl+b", "memories", "Memories"),
         Binding("ctrl+f", "search_conversations", "Search chats"),
         Binding("escape", "stop", "Stop answer"),
+        Binding("ctrl+s", "export_chat", "Export"),
     ]
+
     def __init__(self, import_root: Path) -> None:
         super().__init__()
         self.import_root = import_root
@@ -60,6 +61,7 @@ class ChatScreen(SidePanels, ProposalReview, Screen[None]):
         self.summarised_idle = True
         self.answering = False  # an answer is being written (until it is stored)
         self.waiting: list[tuple[Command, str]] = []  # sent before the data folder opened
+        self.queue = AnswerQueue()
         # What each parsed command does (commands.parse names them): (argument, line).
         self.commands = {
             "chat": self._chat, "new": lambda arg, line: self.action_new_conversation(),
@@ -69,6 +71,7 @@ class ChatScreen(SidePanels, ProposalReview, Screen[None]):
             "memories": lambda arg, line: self.action_memories(),
             "import": lambda paths, line: self._open_import(paths),
             "export": lambda path, line: self.app.export(path),
+            "export-chat": lambda path, line: self._export_chat(path),
             "model": lambda spec, line: self.app.switch_model(spec),
             "accept": lambda ids, line: self._review(ids, keep=True),
             "reject": lambda ids, line: self._review(ids, keep=False),
@@ -259,7 +262,7 @@ class ChatScreen(SidePanels, ProposalReview, Screen[None]):
         view.add_class("streaming")
         self.answering = True
         self.status("recalling\u2026" if self.app.ready else "loading the models")
-        self._answer(text, view)
+        self._answer(text, view, self.queue.take())
 
     def _conversation_for(self, first_line: str) -> int:
         """In a worker: the open conversation, started with `first_line` as its title."""
@@ -273,12 +276,16 @@ class ChatScreen(SidePanels, ProposalReview, Screen[None]):
         self.conversation_id = cid
         self._show_conversations(conversations)
 
-    @work(thread=True, exclusive=True, group="answer")
-    def _answer(self, text: str, view: MessageView) -> None:
+    @work(thread=True, group="answer")
+    def _answer(self, text: str, view: MessageView, ticket: int) -> None:
         worker = get_current_worker()
-        if not self.app.wait_ready():
-            self.app.call_from_thread(self._answer_failed, view, None)
-            return
+        with self.queue.turn(ticket, worker) as mine:  # sent before: answered before
+            if mine and self.app.wait_ready():
+                self._write(worker, text, view)
+            else:
+                self.app.call_from_thread(self._answer_failed, view, None)
+
+    def _write(self, worker, text: str, view: MessageView) -> None:
         self.app.call_from_thread(self.status, "recalling\u2026")
         try:
             answer = self.agent.chat_turn(self._conversation_for(text), text)
@@ -310,9 +317,7 @@ class ChatScreen(SidePanels, ProposalReview, Screen[None]):
             self._show_conflict(c)
 
     def _show_conflict(self, c) -> None:
-        note = (f"Updated what I know ({c.subject}): \u201c{snippet(c.new, 80)}\u201d "
-                f"({local_day(c.new.created_at)}) replaces \u201c{snippet(c.old, 80)}\u201d "
-                f"({local_day(c.old.created_at)}). Both are kept; answers use the newer.")
+        note = conflict_note(c)
         self.query_one(ChatLog).add("note", note)
         self.notify(note, title="Conflicting memories", timeout=8)
 
@@ -344,8 +349,9 @@ class ChatScreen(SidePanels, ProposalReview, Screen[None]):
             self.status("ready")
             self.notify(f"answering failed: {exc}", severity="error")
 
-    def action_stop(self) -> None:
-        running = [w for w in self.workers if w.group == "answer" and w.is_running]
+    def action_stop(self, everything: bool = False) -> None:  # everything: those waiting too
+        running = [w for w in self.workers if w.group == "answer" and w.is_running
+                   and (everything or w is self.queue.current)]
         for w in running:
             w.cancel()
         if running:

@@ -2,15 +2,34 @@
 
 from __future__ import annotations
 
+from markdown_it import MarkdownIt
 from textual.containers import VerticalScroll
 from textual.widgets import Markdown, Static
 
 
+def lines_kept() -> MarkdownIt:
+    """Textual's Markdown parser, but a line break is shown as one: a user types lines,
+    not Markdown paragraphs (where a single newline joins two lines into one)."""
+    parser = MarkdownIt("gfm-like")
+    parser.core.ruler.push("lines_kept", _soft_breaks_hard)
+    return parser
+
+
+def _soft_breaks_hard(state) -> None:
+    # markdown-it's own `breaks` option only changes its HTML; Textual reads the tokens.
+    for token in state.tokens:
+        for child in token.children or ():
+            if child.type == "softbreak":
+                child.type = "hardbreak"
+
+
 class MessageView(Markdown):
-    """One message; `role` (user, assistant, note) picks its style."""
+    """One message; `role` (user, assistant, note) picks its style. The user's own lines
+    stay lines; answers and notes are Markdown as written."""
 
     def __init__(self, role: str, text: str = "") -> None:
-        super().__init__(text, classes=f"message {role}")
+        super().__init__(text, classes=f"message {role}",
+                         parser_factory=lines_kept if role == "user" else None)
         self.role = role
         self.border_title = {"user": "you", "assistant": "assistant"}.get(role, "")
 
