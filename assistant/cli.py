@@ -9,13 +9,18 @@ import os
 import sys
 from pathlib import Path
 
+from assistant.cli_commands import (
+    cmd_ask,
+    cmd_import,
+    cmd_memories,
+    cmd_people,
+    cmd_search,
+)
 from assistant.cli_options import Parser, global_options
 from assistant.config import ConfigError, Settings, load_settings, make_data_folder, positive_int
 from assistant.conversations import add_parser as conversations_parser
 from assistant.degraded import LogFile, explain, open_log
 from assistant.terminal import printable
-from assistant.wording import plural
-from memory_store.records import Hit, iso
 
 log = logging.getLogger("assistant")
 
@@ -37,134 +42,48 @@ def _setup_logging(settings: Settings, verbose: bool) -> LogFile | None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.set_verbosity_error()
-    hf_logging.disable_progress_bar()
+    # transformers' own switches are set where it is imported (encoder.quiet_transformers):
+    # importing it here cost every command seconds, used or not.
     return handler
 
 
-def _print_hits(hits: list[Hit], as_json: bool, scores: bool = True) -> None:
-    """`scores`: a search's; a list's hits have none, so none is shown."""
-    if as_json:
-        print(json.dumps([h.to_json() for h in hits], ensure_ascii=False, indent=2))
-        return
-    if not hits:
-        print("No memories match.")
-    for n, h in enumerate(hits, start=1):
-        text = " ".join(h.text.split())
-        score = f", score {h.score:.4f}" if scores else ""
-        print(printable(f"{n:>2}. #{h.id} {h.source}  ({iso(h.created_at)[:10]}, {h.kind}"
-                        f"{score})", one_line=True) + "\n    "
-              + printable(f"{text[:200]}{'…' if len(text) > 200 else ''}"))
+def served_argv(args) -> list[str]:
+    """`search` or `ask` as the running assistant re-reads it (local_server.py)."""
+    words = args.query if args.command == "search" else args.question
+    return [args.command, *(["-k", str(args.k)] if args.k else []),
+            *(["--json"] if args.json else []), "--", words]
 
 
-def cmd_import(agent, args) -> int:
-    from assistant.ingest.pipeline import import_paths
-
-    report = import_paths(agent.store, agent.encoder, [Path(p) for p in args.paths],
-                          progress=False if args.no_progress else None)
-    for path, n in report.imported:
-        print(printable(f"imported {path}: {plural(n, 'memory', 'memories')}", one_line=True))
-    for path, why in report.skipped:
-        print(printable(f"skipped {path}: {why}", one_line=True))
-    for err in report.failed:
-        print(printable(f"error: {err.path}: {err.reason}", one_line=True), file=sys.stderr)
-    return 0 if report.ok else 1
-
-
-def cmd_search(agent, args) -> int:
-    _print_hits(agent.recall(args.query, args.k), args.json)
-    return 0
-
-
-def cmd_ask(agent, args) -> int:
-    answer = agent.ask(args.question, args.k)
-    for piece in answer:
-        if not args.json:
-            print(printable(piece), end="", flush=True)
-    support = answer.support
-    if args.json:
-        print(json.dumps({"answer": answer.text, "verdict": answer.reply.verdict,
-                          "support": support.to_json() if support else None,
-                          "sources": [h.to_json() for h in answer.sources],
-                          # what the model asked to remember: kept unpinned, for the user
-                          "proposals": [h.to_json() for h in answer.proposals]},
-                         ensure_ascii=False, indent=2))
-        return 0
-    if support is not None:
-        quote = "a quote from " if support.kind == "chunk" else ""
-        print("\n" + printable(f"({quote}{support.source}, {iso(support.created_at)[:10]})",
-                               one_line=True), end="")
-    print("\n\nSources:")
-    for n, h in enumerate(answer.sources, start=1):
-        mark = "*" if support is not None and h.id == support.id else " "
-        print(printable(f"{mark}[{n}] {h.source} ({iso(h.created_at)[:10]})", one_line=True))
-    return 0
-
-
-def cmd_memories(agent, args) -> int:
-    store = agent.store
-    if args.action == "stats":
-        stats = store.stats()
-        print(json.dumps(stats, indent=2) if args.json else
-              "\n".join(f"{k}: {v}" for k, v in stats.items()))
-        return 0
-    if args.action == "list":
-        _print_hits(store.list_memories(args.kind, args.limit), args.json, scores=False)
-        return 0
-    if args.action == "show":
-        hit = store.get(args.id)
-        if hit is None:
-            print(f"error: no memory #{args.id}", file=sys.stderr)
-            return 1
-        print(json.dumps(hit.to_json(), ensure_ascii=False, indent=2) if args.json else
-              printable(f"#{hit.id} {hit.kind} {hit.source} {iso(hit.created_at)}",
-                        one_line=True) + "\n\n" + printable(hit.text))
-        return 0
-    if not agent.forget([args.id]):  # with its copies: transcript, summary, people
-        print(f"error: no memory #{args.id}", file=sys.stderr)
+def serve_command(agent, argv: list[str], out, err) -> int:
+    """Run `search` or `ask` for a CLI in another process, against this agent."""
+    try:
+        args = build_parser().parse_args(argv)
+        field = "query" if args.command == "search" else "question"
+        setattr(args, field, _text(getattr(args, field)))
+        return args.fn(agent, args, out=out)
+    except SystemExit as exc:  # argparse's: a request this version cannot read
+        return int(exc.code or 0)
+    except Exception as exc:
+        log.exception("a served %s failed", argv[:1])
+        print(printable(f"error: {explain(exc, agent.settings.home) or exc}", one_line=True),
+              file=err)
         return 1
-    print(f"forgot memory #{args.id}")
-    return 0
-
-
-def cmd_people(agent, args) -> int:
-    """The people in the user's life as their memories say, with what is true of them."""
-    people = agent.people
-    rows = []
-    for p in sorted(people.life.people.values(), key=lambda p: p.first or p.last):
-        facts = {subject: [{"value": f.value, "said": iso(f.said), "memory": f.memory_id}
-                           for f in line]
-                 for (who, subject), line in people.timelines.items() if who == p.key}
-        rows.append({"name": p.name, "relation": p.relation, "first_mentioned": iso(p.first),
-                     "last_mentioned": iso(p.last), "introduced_by": p.introduced_by,
-                     "facts": facts})
-    mine = {subject: [{"value": f.value, "said": iso(f.said), "memory": f.memory_id}
-                      for f in line]
-            for (who, subject), line in people.timelines.items() if who == "User"}
-    if args.json:
-        print(json.dumps({"you": mine, "people": rows}, ensure_ascii=False, indent=2))
-        return 0
-    if not rows and not mine:
-        print("Nobody yet: tell me about the people in your life (\"my sister Lucia ...\").")
-    for title, facts in [("you", mine)] + [(f"{r['name'] or '(no name yet)'}: your "
-                                             f"{r['relation']}", r["facts"]) for r in rows]:
-        print(printable(title))
-        for subject, line in facts.items():
-            before = "; before: " + ", ".join(f["value"] for f in line[-2::-1]) \
-                if len(line) > 1 else ""
-            print(printable(f"  {subject}: {line[-1]['value']} (since "
-                            f"{line[-1]['said'][:10]}){before}"))
-    return 0
 
 
 def run_chat(settings, args) -> int:
     """The TUI; it opens its own agent in a worker, so the first screen shows at once."""
-    from assistant.tui.app import create_app
+    from assistant.tui.early_input import typeahead_kept
 
-    app = create_app(settings, use_ltmt=not args.no_ltmt, import_root=Path.cwd())
-    app.run()
+    # First, before Textual is imported: what is typed from now on is kept for the app
+    # (assistant/tui/early_input.py), and the terminal is given back as it was.
+    with typeahead_kept() as shell_modes:
+        from assistant.tui.app import create_app
+        from assistant.tui.terminal_driver import ChatDriver
+
+        app = create_app(settings, use_ltmt=not args.no_ltmt, import_root=Path.cwd(),
+                         driver_class=ChatDriver.restoring(shell_modes),
+                         serve_cli=serve_command)
+        app.run()
     return app.return_code or 0  # 143 after SIGTERM, as if it had ended the process
 
 
@@ -236,9 +155,15 @@ def cmd_mcp(agent, args) -> int:
     if args.print_config:
         print(json.dumps(client_config(agent.settings, port), indent=2))
         return 0
+    from assistant.local_server import start
     from assistant.mcp.server import serve
 
-    serve(agent, port)
+    cli_server = start(agent, serve_command)  # `search` and `ask` answered from here too
+    try:
+        serve(agent, port)
+    finally:
+        if cli_server is not None:
+            cli_server.close()
     return 0
 
 
@@ -350,7 +275,14 @@ _VALUED = {"--home", "--store", "--model", "--adapter"}
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else list(argv)
+    try:
+        return _main(sys.argv[1:] if argv is None else list(argv))
+    except BrokenPipeError:  # `assistant search ... | head`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # as a shell reports a process ended by SIGPIPE
+
+
+def _main(argv: list[str]) -> int:
     parser = build_parser()
     # "search -foo": words that look like options but are not ones are part of the query.
     args, extra = parser.parse_known_args(argv)
@@ -382,6 +314,13 @@ def main(argv: list[str] | None = None) -> int:
         settings.adapter = args.adapter
     if args.store:
         settings.store_url = args.store
+    if args.command in ("search", "ask") and not args.verbose:
+        from assistant.local_server import ask_running, options
+
+        served = ask_running(settings.home, served_argv(args),
+                             options(settings, args.no_ltmt), sys.stdout, sys.stderr)
+        if served is not None:  # an assistant running on this folder answered
+            return served
     try:
         log_file = _setup_logging(settings, args.verbose)
     except OSError as exc:
@@ -424,6 +363,8 @@ def main(argv: list[str] | None = None) -> int:
             return args.fn(agent, args)
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        raise  # main's: not a failure
     except Exception as exc:
         log.exception("command failed")
         why = explain(exc, settings.home) or str(exc)

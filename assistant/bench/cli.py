@@ -46,6 +46,13 @@ def bench_startup(settings: Settings, args) -> int:
     return 0
 
 
+def bench_cli(settings: Settings, args) -> int:
+    from assistant.bench.cli_speed import cli
+
+    print(json.dumps(cli(args.runs, args.memories, args.code)))
+    return 0
+
+
 def bench_first_token(settings: Settings, args) -> int:
     from assistant.bench.startup import first_token
 
@@ -171,6 +178,14 @@ def _bench_parser(store: str | None) -> argparse.ArgumentParser:
     st = sub.add_parser("startup", help="seconds until the chat app's first screen")
     st.add_argument("--runs", type=positive_int, default=5)
     st.set_defaults(fn=bench_startup)
+    bc = sub.add_parser("cli", help="seconds and memory of one `search` and one `ask`, "
+                        "each in a fresh process, cold and with an assistant running")
+    bc.add_argument("--runs", type=positive_int, default=5)
+    bc.add_argument("--memories", type=positive_int, default=2000,
+                    help="memories in the store searched (generated personas' chats)")
+    bc.add_argument("--code", type=Path, help="time another checkout's CLI on the same "
+                    "store (e.g. a `git worktree` of an older commit), for before and after")
+    bc.set_defaults(fn=bench_cli)
     ft = sub.add_parser("first-token", help="seconds from a question to its first piece")
     ft.add_argument("--runs", type=positive_int, default=5)
     ft.set_defaults(fn=bench_first_token)
