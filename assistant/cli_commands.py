@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import logging
 import sys
-import threading
 from pathlib import Path
 
 from assistant.terminal import printable
@@ -54,8 +53,6 @@ def cmd_search(agent, args, out=None) -> int:
 
 def cmd_ask(agent, args, out=None) -> int:
     out = out or sys.stdout
-    # In a fresh process the model loads while recall runs (at once when it is loaded).
-    threading.Thread(target=lambda: agent.generator.load(), daemon=True).start()
     answer = agent.ask(args.question, args.k)
     for piece in answer:
         if not args.json:
