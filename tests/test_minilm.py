@@ -53,8 +53,8 @@ def test_ltmt_inference_gives_the_torch_models_numbers(tmp_path):
 
 
 def test_a_search_process_never_imports_torch_once_the_weights_are_cached(tmp_path, encoder):
-    from assistant.config import Settings
     from assistant.agent import Agent
+    from assistant.config import Settings
 
     settings = Settings(home=tmp_path / "home", cache_dir=tmp_path / "cache")
     with Agent(settings, encoder=encoder) as agent:
