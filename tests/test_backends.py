@@ -268,12 +268,18 @@ def test_prompt_style_picks_the_prompt(server, tmp_path):
 def test_the_embedded_model_takes_chat_messages(generator):
     """Chat messages are rendered with the model's own chat template: the reply is what
     transformers' generate writes after that template."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
     messages = [{"role": "user", "content": "Say hello."}]
-    ids = generator.tokenizer.apply_chat_template(messages, add_generation_prompt=True,
-                                                  return_tensors="pt", return_dict=True)
-    ids = ids["input_ids"]
-    out = generator.model.generate(ids, max_new_tokens=6, do_sample=False)
-    expected = generator.tokenizer.decode(out[0, ids.shape[1]:], skip_special_tokens=True)
+    # The reference: transformers' own tokenizer, template and model on the same cache.
+    tokenizer = AutoTokenizer.from_pretrained(generator.cache_path)
+    reference = AutoModelForCausalLM.from_pretrained(generator.cache_path,
+                                                     dtype=torch.float32).eval()
+    ids = tokenizer.apply_chat_template(messages, add_generation_prompt=True,
+                                        return_tensors="pt", return_dict=True)["input_ids"]
+    out = reference.generate(ids, max_new_tokens=6, do_sample=False)
+    expected = tokenizer.decode(out[0, ids.shape[1]:], skip_special_tokens=True)
     assert expected.strip()
     assert complete(generator, messages, max_new_tokens=6, stop=()) == expected
 

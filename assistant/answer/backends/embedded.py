@@ -125,7 +125,6 @@ class EmbeddedGenerator:
             if self._model is not None:
                 return
             start = time.perf_counter()
-            quiet_transformers()
             source = self.source or gguf_path()
             if source.is_dir():
                 loaded, (model, tokenizer) = None, self._load_folder(source)
@@ -135,10 +134,15 @@ class EmbeddedGenerator:
             if self.adapter is not None:
                 self._merge_adapter(model)
             model.eval()
-            # Resolved here, under the lock: transformers' lazy imports race across threads.
-            from transformers import DynamicCache
+            from assistant.answer.backends import smollm  # torch, as every model here
 
-            self._new_cache = DynamicCache
+            if isinstance(model, smollm.SmolLM):
+                self._new_cache = smollm.Cache
+            else:
+                # Resolved under the lock: transformers' lazy imports race across threads.
+                from transformers import DynamicCache
+
+                self._new_cache = DynamicCache
             params = inspect.signature(model.forward).parameters
             # transformers 5 renamed `past_key_values` to `cache` (the old name warns).
             self._cache_kw = "cache" if "cache" in params else "past_key_values"
@@ -164,6 +168,7 @@ class EmbeddedGenerator:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
+        quiet_transformers()
         try:
             tokenizer = AutoTokenizer.from_pretrained(folder)
             model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32)
@@ -176,20 +181,18 @@ class EmbeddedGenerator:
         folder = self.cache_path
         if not folder.is_dir():
             return None
-        import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-
         try:
             stamp = json.loads((folder / STAMP_FILE).read_text())
             if stamp != _stamp(source):
                 raise ValueError(f"built from {stamp}, not {_stamp(source)}")
-            tokenizer = AutoTokenizer.from_pretrained(folder)
-            model, info = AutoModelForCausalLM.from_pretrained(
-                folder, dtype=torch.float32, output_loading_info=True
-            )
-            # A wrong file loads "successfully" with random weights; refuse that.
-            if info["missing_keys"] or info["mismatched_keys"]:
-                raise ValueError(f"missing or mismatched weights: {info}")
+            # torch alone (smollm.py); its strict load refuses missing or mismatched
+            # weights, which transformers would fill with random ones.
+            from assistant.answer.backends import smollm
+
+            try:
+                model, tokenizer = smollm.load(folder)
+            except smollm.Unsupported:  # a GGUF of the user's that is no plain Llama
+                model, tokenizer = _transformers_cache(folder)
         except Exception as exc:  # any unreadable cache is rebuilt, never fatal
             log.warning("model cache %s unusable (%s); rebuilding it from the GGUF", folder, exc)
             return None
@@ -200,6 +203,7 @@ class EmbeddedGenerator:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
+        quiet_transformers()
         log.info("dequantising %s (about 15 s, once)", source)
         tokenizer = AutoTokenizer.from_pretrained(source.parent, gguf_file=source.name)
         model = AutoModelForCausalLM.from_pretrained(
@@ -214,7 +218,8 @@ class EmbeddedGenerator:
             self._save_cache(model, tokenizer, source)
         except Exception as exc:  # a read-only or full disk costs speed, not the answer
             log.warning("could not write model cache in %s (%s)", self.cache_dir, exc)
-        return model, tokenizer
+            return model, tokenizer
+        return self._load_cache(source) or (model, tokenizer)  # one runtime: smollm.py
 
     def _save_cache(self, model: Any, tokenizer: Any, source: Path) -> None:
         """Write the cache into a temp folder and rename it into place, so it is never half."""
@@ -299,6 +304,22 @@ class EmbeddedGenerator:
     def turn(self, messages: Sequence[Message], *, tools: Sequence[dict] | None = None,
              max_new_tokens: int = 400) -> tuple[str, list[ToolCall]]:
         raise ToolsUnsupported(f"{self.name} runs here and calls no tools")
+
+
+def _transformers_cache(folder: Path) -> tuple[Any, Any]:
+    """A cache folder's model and tokenizer through transformers, for what smollm.py
+    does not run."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    quiet_transformers()
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    model, info = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32,
+                                                       output_loading_info=True)
+    # A wrong file loads "successfully" with random weights; refuse that.
+    if info["missing_keys"] or info["mismatched_keys"]:
+        raise ValueError(f"missing or mismatched weights: {info}")
+    return model, tokenizer
 
 
 def _stamp(source: Path) -> dict[str, Any]:

@@ -1,0 +1,239 @@
+"""The embedded SmolLM2 (a Llama) run by torch alone, from the model cache's safetensors:
+importing transformers and building its model took most of the 5 s a fresh process
+spent before the first token (`assistant bench cli`, `bench startup`). Same weights, same
+tokenizer (the `tokenizers` library on the cache's tokenizer.json) and chat template;
+`tests/test_generator.py` checks the tokens against transformers' own generate.
+
+Module and parameter names mirror transformers' LlamaForCausalLM, so the cache's state
+dict loads as is and lora.py's adapters attach and merge unchanged."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from types import SimpleNamespace
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+
+class Unsupported(ValueError):
+    """A model this runtime does not run (transformers does)."""
+
+
+@dataclass
+class Config:
+    hidden_size: int
+    intermediate_size: int
+    num_hidden_layers: int
+    num_attention_heads: int
+    num_key_value_heads: int
+    head_dim: int
+    rms_norm_eps: float
+    rope_theta: float
+    vocab_size: int
+    max_position_embeddings: int
+    tie_word_embeddings: bool
+
+    @classmethod
+    def read(cls, path: Path) -> Config:
+        c = json.loads(path.read_text())
+        if c.get("model_type") != "llama" or c.get("rope_parameters", {}).get(
+                "rope_type", "default") != "default" or c.get("attention_bias") \
+                or c.get("mlp_bias") or c.get("hidden_act") != "silu":
+            raise Unsupported(f"{path} is not a plain Llama this runtime reads")
+        theta = c.get("rope_parameters", {}).get("rope_theta", c.get("rope_theta"))
+        return cls(c["hidden_size"], c["intermediate_size"], c["num_hidden_layers"],
+                   c["num_attention_heads"], c["num_key_value_heads"],
+                   c.get("head_dim") or c["hidden_size"] // c["num_attention_heads"],
+                   c["rms_norm_eps"], float(theta), c["vocab_size"],
+                   c["max_position_embeddings"], c.get("tie_word_embeddings", True))
+
+
+class RMSNorm(nn.Module):
+    def __init__(self, size: int, eps: float) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(size))
+        self.eps = eps
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x32 = x.float()
+        x32 = x32 * torch.rsqrt(x32.pow(2).mean(-1, keepdim=True) + self.eps)
+        return self.weight * x32.to(x.dtype)
+
+
+def _rotate_half(x: torch.Tensor) -> torch.Tensor:
+    half = x.shape[-1] // 2
+    return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
+
+
+class Attention(nn.Module):
+    def __init__(self, c: Config) -> None:
+        super().__init__()
+        self.heads, self.kv_heads, self.head_dim = (c.num_attention_heads,
+                                                    c.num_key_value_heads, c.head_dim)
+        self.q_proj = nn.Linear(c.hidden_size, self.heads * c.head_dim, bias=False)
+        self.k_proj = nn.Linear(c.hidden_size, self.kv_heads * c.head_dim, bias=False)
+        self.v_proj = nn.Linear(c.hidden_size, self.kv_heads * c.head_dim, bias=False)
+        self.o_proj = nn.Linear(self.heads * c.head_dim, c.hidden_size, bias=False)
+
+    def forward(self, x, cos, sin, past: list | None) -> torch.Tensor:
+        b, t, _ = x.shape
+        q = self.q_proj(x).view(b, t, self.heads, self.head_dim).transpose(1, 2)
+        k = self.k_proj(x).view(b, t, self.kv_heads, self.head_dim).transpose(1, 2)
+        v = self.v_proj(x).view(b, t, self.kv_heads, self.head_dim).transpose(1, 2)
+        q, k = q * cos + _rotate_half(q) * sin, k * cos + _rotate_half(k) * sin
+        if past is not None:
+            if past:
+                k, v = torch.cat([past[0], k], 2), torch.cat([past[1], v], 2)
+            past[:] = [k, v]
+        groups = self.heads // self.kv_heads
+        k, v = k.repeat_interleave(groups, 1), v.repeat_interleave(groups, 1)
+        # Causal over the new tokens; a single new token sees everything before it.
+        out = F.scaled_dot_product_attention(q, k, v, is_causal=t > 1 and k.shape[2] == t)
+        if t > 1 and k.shape[2] != t:
+            raise ValueError("several new tokens after a cache: not used by the assistant")
+        return self.o_proj(out.transpose(1, 2).reshape(b, t, -1))
+
+
+class MLP(nn.Module):
+    def __init__(self, c: Config) -> None:
+        super().__init__()
+        self.gate_proj = nn.Linear(c.hidden_size, c.intermediate_size, bias=False)
+        self.up_proj = nn.Linear(c.hidden_size, c.intermediate_size, bias=False)
+        self.down_proj = nn.Linear(c.intermediate_size, c.hidden_size, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x))
+
+
+class Layer(nn.Module):
+    def __init__(self, c: Config) -> None:
+        super().__init__()
+        self.self_attn = Attention(c)
+        self.mlp = MLP(c)
+        self.input_layernorm = RMSNorm(c.hidden_size, c.rms_norm_eps)
+        self.post_attention_layernorm = RMSNorm(c.hidden_size, c.rms_norm_eps)
+
+    def forward(self, x, cos, sin, past) -> torch.Tensor:
+        x = x + self.self_attn(self.input_layernorm(x), cos, sin, past)
+        return x + self.mlp(self.post_attention_layernorm(x))
+
+
+class Body(nn.Module):
+    def __init__(self, c: Config) -> None:
+        super().__init__()
+        self.cfg = c
+        self.embed_tokens = nn.Embedding(c.vocab_size, c.hidden_size)
+        self.layers = nn.ModuleList(Layer(c) for _ in range(c.num_hidden_layers))
+        self.norm = RMSNorm(c.hidden_size, c.rms_norm_eps)
+        inv = 1.0 / (c.rope_theta ** (torch.arange(0, c.head_dim, 2, dtype=torch.int64)
+                                       .float() / c.head_dim))
+        self.register_buffer("inv_freq", inv, persistent=False)
+
+    def forward(self, input_ids: torch.Tensor, attention_mask=None, cache: Cache | None = None
+                ) -> SimpleNamespace:
+        # attention_mask: training pads on the right, where causal attention already keeps
+        # every real token from seeing the padding after it.
+        start = cache.length if cache is not None else 0
+        t = input_ids.shape[1]
+        positions = torch.arange(start, start + t, dtype=torch.float32)
+        freqs = positions[:, None] * self.inv_freq[None, :]
+        emb = torch.cat((freqs, freqs), -1)
+        cos, sin = emb.cos()[None, None], emb.sin()[None, None]
+        x = self.embed_tokens(input_ids)
+        for i, layer in enumerate(self.layers):
+            x = layer(x, cos, sin, cache.layers[i] if cache is not None else None)
+        if cache is not None:
+            cache.length += t
+        return SimpleNamespace(last_hidden_state=self.norm(x))
+
+
+class Cache:
+    """The keys and values of every layer so far, for one stream."""
+
+    def __init__(self) -> None:
+        self.layers: list[list] = []
+        self.length = 0
+
+
+class SmolLM(nn.Module):
+    """LlamaForCausalLM's interface as EmbeddedGenerator and training use it."""
+
+    def __init__(self, c: Config, eos: list[int]) -> None:
+        super().__init__()
+        self.model = Body(c)
+        self.lm_head = nn.Linear(c.hidden_size, c.vocab_size, bias=False)
+        if c.tie_word_embeddings:  # as SmolLM2 was trained
+            self.lm_head.weight = self.model.embed_tokens.weight
+        self.config = SimpleNamespace(max_position_embeddings=c.max_position_embeddings)
+        self.generation_config = SimpleNamespace(eos_token_id=eos)
+
+    def forward(self, input_ids: torch.Tensor, cache: Cache | None = None,
+                use_cache: bool = True, logits_to_keep: int = 0) -> SimpleNamespace:
+        if cache is not None and not cache.layers:
+            cache.layers = [[] for _ in self.model.layers]
+        hidden = self.model(input_ids, cache=cache if use_cache else None).last_hidden_state
+        if logits_to_keep:
+            hidden = hidden[:, -logits_to_keep:]
+        return SimpleNamespace(logits=self.lm_head(hidden))
+
+
+class Tokenizer:
+    """The cache's tokenizer.json and chat template, as transformers' tokenizer is used."""
+
+    def __init__(self, folder: Path) -> None:
+        from tokenizers import Tokenizer as Fast
+
+        self._fast = Fast.from_file(str(folder / "tokenizer.json"))
+        self._fast.no_padding()
+        self._fast.no_truncation()
+        config = json.loads((folder / "tokenizer_config.json").read_text())
+        ids = {name: self._fast.token_to_id(config[name]) if config.get(name) else None
+               for name in ("bos_token", "eos_token", "pad_token")}
+        self.bos_token_id, self.eos_token_id, self.pad_token_id = (
+            ids["bos_token"], ids["eos_token"], ids["pad_token"])
+        template = folder / "chat_template.jinja"
+        self._template = template.read_text() if template.is_file() else \
+            config.get("chat_template")
+
+    def __call__(self, text: str, return_tensors: str | None = None) -> SimpleNamespace:
+        ids = self._fast.encode(text).ids
+        return SimpleNamespace(input_ids=torch.tensor([ids]) if return_tensors == "pt"
+                               else ids)
+
+    def decode(self, ids, skip_special_tokens: bool = False) -> str:
+        return self._fast.decode(list(ids), skip_special_tokens=skip_special_tokens)
+
+    def apply_chat_template(self, messages, tokenize: bool = False,
+                            add_generation_prompt: bool = False) -> str:
+        from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+        # transformers renders chat templates with these settings.
+        env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
+        return env.from_string(self._template).render(
+            messages=list(messages), add_generation_prompt=add_generation_prompt)
+
+
+def load(folder: Path) -> tuple[SmolLM, Tokenizer]:
+    """The model and tokenizer in a cache folder written by EmbeddedGenerator."""
+    from safetensors.torch import load_file
+
+    cfg = Config.read(folder / "config.json")
+    generation = json.loads((folder / "generation_config.json").read_text()) \
+        if (folder / "generation_config.json").is_file() else {}
+    eos = generation.get("eos_token_id", [])
+    tokenizer = Tokenizer(folder)
+    with torch.device("meta"):  # no random init of weights about to be replaced
+        model = SmolLM(cfg, eos if isinstance(eos, list) else [eos])
+    weights = load_file(folder / "model.safetensors")
+    if cfg.tie_word_embeddings:
+        weights["lm_head.weight"] = weights["model.embed_tokens.weight"]
+    model.load_state_dict(weights, strict=True, assign=True)
+    if cfg.tie_word_embeddings:
+        model.lm_head.weight = model.model.embed_tokens.weight
+    model.model.inv_freq = 1.0 / (cfg.rope_theta ** (  # a buffer, not in the file
+        torch.arange(0, cfg.head_dim, 2, dtype=torch.int64).float() / cfg.head_dim))
+    return model.eval(), tokenizer
