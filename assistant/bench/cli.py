@@ -186,7 +186,8 @@ def _bench_parser(store: str | None) -> argparse.ArgumentParser:
     bc.add_argument("--code", type=Path, help="time another checkout's CLI on the same "
                     "store (e.g. a `git worktree` of an older commit), for before and after")
     bc.set_defaults(fn=bench_cli)
-    ft = sub.add_parser("first-token", help="seconds from a question to its first piece")
+    ft = sub.add_parser("first-token", help="seconds from a question to its first text on "
+                        "screen")
     ft.add_argument("--runs", type=positive_int, default=5)
     ft.set_defaults(fn=bench_first_token)
     lo = sub.add_parser("locomo", help="evidence recall on LoCoMo conversations")
