@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from assistant.memory.minilm import gelu
+
 CACHE_FORMAT = 1
 _LOADED: dict[str, LTMTNumpy] = {}  # by cache file: one per checkpoint, for every agent
 _LOADING = threading.Lock()
@@ -34,12 +36,6 @@ def _normalize(x: np.ndarray) -> np.ndarray:
 
 def _sigmoid(x):
     return 1.0 / (1.0 + np.exp(-x))
-
-
-def _gelu(x: np.ndarray) -> np.ndarray:
-    from assistant.memory.minilm import _gelu as exact
-
-    return exact(x)
 
 
 @dataclass
@@ -90,7 +86,7 @@ class LTMTNumpy:
         heads = (per_head * _softmax(self.p["head_mix"], 0)).sum(-1)
         direct = np.einsum("bd,bkd->bk", q, memories)
         logits = np.exp(self.p["temperature"]) * (heads + self.p["query_weight"] * direct) / 2
-        hidden = _gelu(self._linear(features, "feat_score.0"))
+        hidden = gelu(self._linear(features, "feat_score.0"))
         logits = logits + self._linear(hidden, "feat_score.3")[..., 0]
         logits = np.where(mask, logits, -np.inf).astype(np.float32)
         alpha = _softmax(logits)

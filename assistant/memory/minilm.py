@@ -30,7 +30,7 @@ def _erf(x: np.ndarray) -> np.ndarray:
     return sign * (1.0 - poly * np.exp(-a * a))
 
 
-def _gelu(x: np.ndarray) -> np.ndarray:
+def gelu(x: np.ndarray) -> np.ndarray:
     return 0.5 * x * (1.0 + _erf(x * 0.7071067811865476))
 
 
@@ -85,7 +85,7 @@ class MiniLM:
         x = _layer_norm(self._linear(att, p + "attention.output.dense") + x,
                         self.w[p + "attention.output.LayerNorm.weight"],
                         self.w[p + "attention.output.LayerNorm.bias"])
-        hidden = _gelu(self._linear(x, p + "intermediate.dense"))
+        hidden = gelu(self._linear(x, p + "intermediate.dense"))
         return _layer_norm(self._linear(hidden, p + "output.dense") + x,
                            self.w[p + "output.LayerNorm.weight"],
                            self.w[p + "output.LayerNorm.bias"])

@@ -64,6 +64,12 @@ class RMSNorm(nn.Module):
         return self.weight * x32.to(x.dtype)
 
 
+def _inv_freq(c: Config) -> torch.Tensor:
+    """RoPE's default frequencies, as transformers computes them."""
+    return 1.0 / (c.rope_theta ** (torch.arange(0, c.head_dim, 2, dtype=torch.int64).float()
+                                   / c.head_dim))
+
+
 def _rotate_half(x: torch.Tensor) -> torch.Tensor:
     half = x.shape[-1] // 2
     return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
@@ -85,6 +91,8 @@ class Attention(nn.Module):
         k = self.k_proj(x).view(b, t, self.kv_heads, self.head_dim).transpose(1, 2)
         v = self.v_proj(x).view(b, t, self.kv_heads, self.head_dim).transpose(1, 2)
         q, k = q * cos + _rotate_half(q) * sin, k * cos + _rotate_half(k) * sin
+        if past and t > 1:
+            raise ValueError("several new tokens after a cache: not used by the assistant")
         if past is not None:
             if past:
                 k, v = torch.cat([past[0], k], 2), torch.cat([past[1], v], 2)
@@ -92,9 +100,7 @@ class Attention(nn.Module):
         groups = self.heads // self.kv_heads
         k, v = k.repeat_interleave(groups, 1), v.repeat_interleave(groups, 1)
         # Causal over the new tokens; a single new token sees everything before it.
-        out = F.scaled_dot_product_attention(q, k, v, is_causal=t > 1 and k.shape[2] == t)
-        if t > 1 and k.shape[2] != t:
-            raise ValueError("several new tokens after a cache: not used by the assistant")
+        out = F.scaled_dot_product_attention(q, k, v, is_causal=t > 1)
         return self.o_proj(out.transpose(1, 2).reshape(b, t, -1))
 
 
@@ -129,9 +135,7 @@ class Body(nn.Module):
         self.embed_tokens = nn.Embedding(c.vocab_size, c.hidden_size)
         self.layers = nn.ModuleList(Layer(c) for _ in range(c.num_hidden_layers))
         self.norm = RMSNorm(c.hidden_size, c.rms_norm_eps)
-        inv = 1.0 / (c.rope_theta ** (torch.arange(0, c.head_dim, 2, dtype=torch.int64)
-                                       .float() / c.head_dim))
-        self.register_buffer("inv_freq", inv, persistent=False)
+        self.register_buffer("inv_freq", _inv_freq(c), persistent=False)
 
     def forward(self, input_ids: torch.Tensor, attention_mask=None, cache: Cache | None = None
                 ) -> SimpleNamespace:
@@ -196,8 +200,9 @@ class Tokenizer:
         self.bos_token_id, self.eos_token_id, self.pad_token_id = (
             ids["bos_token"], ids["eos_token"], ids["pad_token"])
         template = folder / "chat_template.jinja"
-        self._template = template.read_text() if template.is_file() else \
+        self._template_text = template.read_text() if template.is_file() else \
             config.get("chat_template")
+        self._template = None  # compiled on first use
 
     def __call__(self, text: str, return_tensors: str | None = None) -> SimpleNamespace:
         ids = self._fast.encode(text).ids
@@ -209,12 +214,14 @@ class Tokenizer:
 
     def apply_chat_template(self, messages, tokenize: bool = False,
                             add_generation_prompt: bool = False) -> str:
-        from jinja2.sandbox import ImmutableSandboxedEnvironment
+        if self._template is None:
+            from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-        # transformers renders chat templates with these settings.
-        env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
-        return env.from_string(self._template).render(
-            messages=list(messages), add_generation_prompt=add_generation_prompt)
+            # transformers renders chat templates with these settings.
+            env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
+            self._template = env.from_string(self._template_text)
+        return self._template.render(messages=list(messages),
+                                     add_generation_prompt=add_generation_prompt)
 
 
 def load(folder: Path) -> tuple[SmolLM, Tokenizer]:
@@ -234,6 +241,5 @@ def load(folder: Path) -> tuple[SmolLM, Tokenizer]:
     model.load_state_dict(weights, strict=True, assign=True)
     if cfg.tie_word_embeddings:
         model.lm_head.weight = model.model.embed_tokens.weight
-    model.model.inv_freq = 1.0 / (cfg.rope_theta ** (  # a buffer, not in the file
-        torch.arange(0, cfg.head_dim, 2, dtype=torch.int64).float() / cfg.head_dim))
+    model.model.inv_freq = _inv_freq(cfg)  # a buffer, not in the file (still on "meta")
     return model.eval(), tokenizer
