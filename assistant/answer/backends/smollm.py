@@ -10,7 +10,6 @@ dict loads as is and lora.py's adapters attach and merge unchanged."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -18,38 +17,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-
-class Unsupported(ValueError):
-    """A model this runtime does not run (transformers does)."""
-
-
-@dataclass
-class Config:
-    hidden_size: int
-    intermediate_size: int
-    num_hidden_layers: int
-    num_attention_heads: int
-    num_key_value_heads: int
-    head_dim: int
-    rms_norm_eps: float
-    rope_theta: float
-    vocab_size: int
-    max_position_embeddings: int
-    tie_word_embeddings: bool
-
-    @classmethod
-    def read(cls, path: Path) -> Config:
-        c = json.loads(path.read_text())
-        if c.get("model_type") != "llama" or c.get("rope_parameters", {}).get(
-                "rope_type", "default") != "default" or c.get("attention_bias") \
-                or c.get("mlp_bias") or c.get("hidden_act") != "silu":
-            raise Unsupported(f"{path} is not a plain Llama this runtime reads")
-        theta = c.get("rope_parameters", {}).get("rope_theta", c.get("rope_theta"))
-        return cls(c["hidden_size"], c["intermediate_size"], c["num_hidden_layers"],
-                   c["num_attention_heads"], c["num_key_value_heads"],
-                   c.get("head_dim") or c["hidden_size"] // c["num_attention_heads"],
-                   c["rms_norm_eps"], float(theta), c["vocab_size"],
-                   c["max_position_embeddings"], c.get("tie_word_embeddings", True))
+from assistant.answer.backends.smollm_files import Config, Tokenizer
 
 
 class RMSNorm(nn.Module):
@@ -132,10 +100,14 @@ class Body(nn.Module):
     def __init__(self, c: Config) -> None:
         super().__init__()
         self.cfg = c
-        self.embed_tokens = nn.Embedding(c.vocab_size, c.hidden_size)
+        # A given weight skips the random init, which on "meta" imports torch._dynamo
+        # (1.8 s of a cold `ask`); load() assigns the real one.
+        self.embed_tokens = nn.Embedding(
+            c.vocab_size, c.hidden_size, _weight=torch.empty(c.vocab_size, c.hidden_size))
         self.layers = nn.ModuleList(Layer(c) for _ in range(c.num_hidden_layers))
         self.norm = RMSNorm(c.hidden_size, c.rms_norm_eps)
-        self.register_buffer("inv_freq", _inv_freq(c), persistent=False)
+        # Filled by load(): computed here on "meta" it would import torch._dynamo.
+        self.register_buffer("inv_freq", torch.empty(c.head_dim // 2), persistent=False)
 
     def forward(self, input_ids: torch.Tensor, attention_mask=None, cache: Cache | None = None
                 ) -> SimpleNamespace:
@@ -183,45 +155,6 @@ class SmolLM(nn.Module):
         if logits_to_keep:
             hidden = hidden[:, -logits_to_keep:]
         return SimpleNamespace(logits=self.lm_head(hidden))
-
-
-class Tokenizer:
-    """The cache's tokenizer.json and chat template, as transformers' tokenizer is used."""
-
-    def __init__(self, folder: Path) -> None:
-        from tokenizers import Tokenizer as Fast
-
-        self._fast = Fast.from_file(str(folder / "tokenizer.json"))
-        self._fast.no_padding()
-        self._fast.no_truncation()
-        config = json.loads((folder / "tokenizer_config.json").read_text())
-        ids = {name: self._fast.token_to_id(config[name]) if config.get(name) else None
-               for name in ("bos_token", "eos_token", "pad_token")}
-        self.bos_token_id, self.eos_token_id, self.pad_token_id = (
-            ids["bos_token"], ids["eos_token"], ids["pad_token"])
-        template = folder / "chat_template.jinja"
-        self._template_text = template.read_text() if template.is_file() else \
-            config.get("chat_template")
-        self._template = None  # compiled on first use
-
-    def __call__(self, text: str, return_tensors: str | None = None) -> SimpleNamespace:
-        ids = self._fast.encode(text).ids
-        return SimpleNamespace(input_ids=torch.tensor([ids]) if return_tensors == "pt"
-                               else ids)
-
-    def decode(self, ids, skip_special_tokens: bool = False) -> str:
-        return self._fast.decode(list(ids), skip_special_tokens=skip_special_tokens)
-
-    def apply_chat_template(self, messages, tokenize: bool = False,
-                            add_generation_prompt: bool = False) -> str:
-        if self._template is None:
-            from jinja2.sandbox import ImmutableSandboxedEnvironment
-
-            # transformers renders chat templates with these settings.
-            env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
-            self._template = env.from_string(self._template_text)
-        return self._template.render(messages=list(messages),
-                                     add_generation_prompt=add_generation_prompt)
 
 
 def load(folder: Path) -> tuple[SmolLM, Tokenizer]:
