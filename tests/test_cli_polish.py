@@ -29,8 +29,14 @@ def _parsers(parser: argparse.ArgumentParser, name: str = "assistant"):
 
 
 def test_every_option_and_argument_has_help():
+    from assistant.bench import cli as bench_cli
+
+    # `bench`, `train` and `train-generator` parse their own arguments.
+    roots = [("assistant", build_parser()), ("bench", bench_cli._bench_parser(None)),
+             ("train", bench_cli._train_parser()),
+             ("train-generator", bench_cli._train_generator_parser())]
     missing = [f"{name}: {'/'.join(a.option_strings) or a.dest}"
-               for name, parser in _parsers(build_parser())
+               for root, top in roots for name, parser in _parsers(top, root)
                for a in parser._actions
                if not isinstance(a, argparse._HelpAction) and not (a.help or "").strip()]
     assert missing == []

@@ -165,22 +165,29 @@ def train_generator(settings: Settings, args) -> int:
     return 0
 
 
+RUNS_HELP = "fresh processes timed; the figures are their medians"
+NO_LTMT_HELP = "plain hybrid retrieval, without LTM-T (ablation)"
+
+
 def _bench_parser(store: str | None) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="assistant bench", description=COMMANDS["bench"])
-    sub = p.add_subparsers(dest="bench", required=True)
+    sub = p.add_subparsers(dest="bench", required=True, metavar="BENCH",
+                           help="what to measure (each has --help)")
     sc = sub.add_parser("scale", help="search and ingest speed at N memories")
-    sc.add_argument("--memories", type=positive_int, default=100_000)
-    sc.add_argument("--queries", type=positive_int, default=200)
+    sc.add_argument("--memories", type=positive_int, default=100_000,
+                    help="memories to store (default 100,000)")
+    sc.add_argument("--queries", type=positive_int, default=200,
+                    help="searches timed (default 200)")
     sc.add_argument("--store", default=store, help="an empty PostgreSQL database to fill "
                     "instead of a temporary SQLite store")
     sc.add_argument("--json", action="store_true", help="one line of JSON")
     sc.set_defaults(fn=bench_scale)
     st = sub.add_parser("startup", help="seconds until the chat app's first screen")
-    st.add_argument("--runs", type=positive_int, default=5)
+    st.add_argument("--runs", type=positive_int, default=5, help=RUNS_HELP)
     st.set_defaults(fn=bench_startup)
     bc = sub.add_parser("cli", help="seconds and memory of one `search` and one `ask`, "
                         "each in a fresh process, cold and with an assistant running")
-    bc.add_argument("--runs", type=positive_int, default=5)
+    bc.add_argument("--runs", type=positive_int, default=5, help=RUNS_HELP)
     bc.add_argument("--memories", type=positive_int, default=2000,
                     help="memories in the store searched (generated personas' chats)")
     bc.add_argument("--code", type=Path, help="time another checkout's CLI on the same "
@@ -188,11 +195,12 @@ def _bench_parser(store: str | None) -> argparse.ArgumentParser:
     bc.set_defaults(fn=bench_cli)
     ft = sub.add_parser("first-token", help="seconds from a question to its first text on "
                         "screen")
-    ft.add_argument("--runs", type=positive_int, default=5)
+    ft.add_argument("--runs", type=positive_int, default=5, help=RUNS_HELP)
     ft.set_defaults(fn=bench_first_token)
     lo = sub.add_parser("locomo", help="evidence recall on LoCoMo conversations")
-    lo.add_argument("files", nargs="+")
-    lo.add_argument("--out", default="results.jsonl")
+    lo.add_argument("files", nargs="+", help="LoCoMo JSON files")
+    lo.add_argument("--out", default="results.jsonl",
+                    help="every question's row as JSON lines (default results.jsonl)")
     lo.add_argument("--no-ltmt", action="store_true", help="plain hybrid retrieval (ablation)")
     lo.add_argument("--answers", action="store_true", help="also generate answers")
     lo.add_argument("--limit", type=int, help="first N questions of categories 1-4 per file")
@@ -201,7 +209,7 @@ def _bench_parser(store: str | None) -> argparse.ArgumentParser:
     lo.set_defaults(fn=bench_locomo)
     pe = sub.add_parser("personal", help="answers and abstentions on one person's chats")
     pe.add_argument("--file", type=Path, help="the check (default data/personal-dev.json)")
-    pe.add_argument("--no-ltmt", action="store_true")
+    pe.add_argument("--no-ltmt", action="store_true", help=NO_LTMT_HELP)
     pe.add_argument("--json", action="store_true", help="every question's answer as JSON")
     pe.set_defaults(fn=bench_personal)
     ps = sub.add_parser("person", help="who is who, what changed and what was never said, "
@@ -220,25 +228,28 @@ def _bench_parser(store: str | None) -> argparse.ArgumentParser:
                     help="tell the sessions as a ChatGPT export, typed in the chat, or both")
     ps.add_argument("--out", type=Path, help="every question's row as JSON lines")
     ps.add_argument("--limit", type=positive_int, help="the first N questions of each persona")
-    ps.add_argument("--no-ltmt", action="store_true")
+    ps.add_argument("--no-ltmt", action="store_true", help=NO_LTMT_HELP)
     ps.add_argument("--json", action="store_true", help="the figures as JSON")
     ps.set_defaults(fn=bench_person)
     fa = sub.add_parser("faults", help="kill imports, chats and forgets at random moments "
                         "and check the store after each")
-    fa.add_argument("--runs", type=positive_int, default=50)
-    fa.add_argument("--seed", type=int, default=0)
+    fa.add_argument("--runs", type=positive_int, default=50,
+                    help="processes killed and checked (default 50)")
+    fa.add_argument("--seed", type=int, default=0, help="the random moments' seed")
     fa.set_defaults(fn=bench_faults)
     ig = sub.add_parser("ingest", help="chunks/s and peak memory importing a big text "
                         "file and a big ChatGPT export")
-    ig.add_argument("--text-mb", type=float, default=50)
-    ig.add_argument("--export-mb", type=float, default=30)
+    ig.add_argument("--text-mb", type=float, default=50,
+                    help="size of the generated text file (default 50)")
+    ig.add_argument("--export-mb", type=float, default=30,
+                    help="size of the generated ChatGPT export (default 30)")
     ig.add_argument("--limit-s", type=float, default=0,
                     help="stop each import after a part committed past this many seconds")
     ig.set_defaults(fn=bench_ingest)
     do = sub.add_parser("docs", help="answers and cited sections on imported documentation")
     do.add_argument("--file", type=Path, help="the check (default data/docs-dev.json; "
                     "data/docs-heldout.json is the held-out one)")
-    do.add_argument("--no-ltmt", action="store_true")
+    do.add_argument("--no-ltmt", action="store_true", help=NO_LTMT_HELP)
     do.add_argument("--json", action="store_true", help="every question's answer as JSON")
     do.set_defaults(fn=bench_docs)
     return p
@@ -247,9 +258,10 @@ def _bench_parser(store: str | None) -> argparse.ArgumentParser:
 def _train_parser() -> argparse.ArgumentParser:
     t = argparse.ArgumentParser(prog="assistant train", description=COMMANDS["train"])
     t.add_argument("--data", nargs="+", help="LoCoMo files (default: the dev split)")
-    t.add_argument("--epochs", type=int, default=4)  # held-out recall peaks early: 5 convs
-    t.add_argument("--out", default="data/ltmt.pt")
-    t.add_argument("--seed", type=int, default=0)
+    # Held-out recall peaks early: 5 conversations.
+    t.add_argument("--epochs", type=int, default=4, help="passes over the data (default 4)")
+    t.add_argument("--out", default="data/ltmt.pt", help="where the checkpoint goes")
+    t.add_argument("--seed", type=int, default=0, help="training's random seed")
     t.add_argument("--holdout", nargs="*", default=None,
                    help="sample names to hold out and report on (e.g. 26 30)")
     t.add_argument("--folds-dir", type=Path,
@@ -265,9 +277,9 @@ def _train_generator_parser() -> argparse.ArgumentParser:
     g = argparse.ArgumentParser(prog="assistant train-generator",
                                 description=COMMANDS["train-generator"])
     g.add_argument("--data", nargs="+", help="LoCoMo files (default: the dev split)")
-    g.add_argument("--epochs", type=int, default=3)
-    g.add_argument("--out", default="data/generator-lora.pt")
-    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--epochs", type=int, default=3, help="passes over the data (default 3)")
+    g.add_argument("--out", default="data/generator-lora.pt", help="where the adapter goes")
+    g.add_argument("--seed", type=int, default=0, help="training's random seed")
     g.add_argument("--folds-dir", type=Path, help="recall each conversation with the LTM-T "
                    "that never saw it (DIR/ltmt-without-NAME.pt, from `train --folds-dir`)")
     g.add_argument("--weights", type=Path, help="LTM-T checkpoint for recall otherwise "
