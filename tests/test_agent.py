@@ -85,6 +85,23 @@ def test_statements_of_a_fact(text, subject, value, who):
     assert statements(text) == [Statement(subject, value, who)]
 
 
+@pytest.mark.parametrize("text, said", [
+    ("My brother Jonas lives in Ghent and works as a nurse.",
+     [("residence", "Ghent", "Jonas"), ("job", "nurse", "Jonas")]),
+    ("I live in Leeds and work as a plumber.",
+     [("residence", "Leeds", "I"), ("job", "plumber", "I")]),
+    ("Mara moved to Lisbon, now works for Siemens and drives a Volvo.",
+     [("residence", "Lisbon", "Mara"), ("employer", "Siemens", "Mara"), ("car", "Volvo", "Mara")]),
+    ("Jonas, my brother, lives in Ghent and is a nurse.",
+     [("residence", "Ghent", "Jonas"), ("job", "nurse", "Jonas")]),
+    # No fact in the first clause: nobody to give the second one to.
+    ("I met Jonas, living in Ghent.", []),
+    ("My friend Tom and his wife live in Bath.", []),
+])
+def test_a_second_predicate_belongs_to_the_same_person(text, said):
+    assert statements(text) == [Statement(*s) for s in said]
+
+
 def test_a_job_at_a_place_is_two_facts():
     assert statements("Lucia is a nurse at a children's hospital.") == [
         Statement("job", "nurse", "Lucia"), Statement("employer", "a children's hospital", "Lucia")]

@@ -18,7 +18,8 @@ LATER = FIRST + timedelta(days=30)
 NOW = LATER + timedelta(days=2)
 TOLD = ["My name is Sam and my sister Lucia lives in Madrid.", "I have a dog called Biscuit.",
         "Lucia is a nurse at a children's hospital.", "I'm a software engineer at Tidewater.",
-        "I live in Lisbon.", "Marta, my cello teacher, gave me a new piece to learn."]
+        "I live in Lisbon.", "Marta, my cello teacher, gave me a new piece to learn.",
+        "My cousin Pavel lives in Brno and works as a baker."]
 UPDATES = ["Actually my sister moved to Porto last month.", "I moved to Berlin in September."]
 
 
@@ -79,6 +80,10 @@ def test_answers_about_people_use_what_is_true_now(agent):
     job = asked(agent, cid, "What does my sister do for a living?")
     assert "nurse" in job.text and "Tidewater" not in job.text
     assert "cello teacher" in asked(agent, cid, "Who is Marta?").text
+    # Two facts in one sentence, the second without its subject.
+    assert [f.value for f in agent.people.timeline("Pavel", "job")] == ["baker"]
+    assert "baker" in asked(agent, cid, "What does Pavel do for a living?").text
+    assert "Brno" in asked(agent, cid, "Where does my cousin live?").text
     assert "Biscuit" in asked(agent, cid, "What is my dog's name?").text
     for never in ("What is my brother's name?", "Where does Marta live?"):
         assert asked(agent, cid, never).verdict == "abstained", never

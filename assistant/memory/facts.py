@@ -254,43 +254,67 @@ def _plain(sentence: str) -> str:
     return sentence
 
 
+# "Jonas lives in Ghent and works as a nurse": a second predicate of the same subject, read
+# as its own clause with that subject ("Jonas works as a nurse").
+_AND_PREDICATE = re.compile(
+    r"(?:,\s*(?:and\s+)?|\s+and\s+)(?=(?:now |also |still |recently |just )*(?:lives?|living|"
+    r"works?|working|moved|relocated|joined|drives?|studied|majored|trained|qualified|"
+    r"took up|has taken up|became|is now|is an?|has been an?)\b)", re.IGNORECASE)
+
+
 def statements(text: str) -> list[Statement]:
     """Every fact the text states, at most one per person and attribute (the last)."""
     found: dict[tuple[str, str], Statement] = {}
     for sentence in map(_plain, sentences(text)):
-        for attribute, pattern in _compiled():
-            for m in pattern.finditer(sentence):
-                groups = m.groupdict()
-                raw = groups["who"] if "who" in groups else (groups.get("who2")
-                                                             or groups.get("name"))
-                who = " ".join((raw or "I").split()).removesuffix("'s").removesuffix("’s")
-                who = {"my": "I", "me": "I", "her": "she", "his": "he"}.get(who.lower(), who)
-                if attribute == "name":
-                    value = groups["name"]
-                    if value.split()[0] in NOT_NAMES:
-                        continue
-                elif attribute in ("birthday", "{thing}") and "birthday" in (
-                        groups.get("thing") or attribute):
-                    value = " ".join(groups["value"].split()).removeprefix("on ").strip()
-                    if not re.search(r"\d", value):
-                        continue
-                else:
-                    value = _value(groups["value"])
-                if attribute == "job":  # "a plumber in Leeds": the job is the plumber
-                    value = _ARTICLE.sub("", re.split(r" (?:in|at|for|with|from|on) ", value)[0])
-                if not value or (attribute == "job" and not _job_like(value)) or (
-                        groups.get("thing") or "").lower() == "address" and value.startswith("in "):
-                    continue
-                subject = attribute.format(thing=(groups.get("thing") or "").lower())
-                subject = same_subject(subject)
-                if subject == "hobby":
-                    value = _ARTICLE.sub("", value)
-                    subject = _kind_of_hobby(value)
-                found[(who.lower(), subject)] = Statement(subject, value, who)
-                if attribute == "job" and groups.get("at"):
-                    found[(who.lower(), "employer")] = Statement("employer",
-                                                                 _value(groups["at"]), who)
+        said = _read(sentence, found)
+        if not said:  # nobody to give a second predicate to
+            continue
+        whole = {(st.who.lower(), st.subject) for st in said}
+        for clause in _AND_PREDICATE.split(sentence)[1:]:
+            more: dict[tuple[str, str], Statement] = {}
+            _read(f"{said[0].who} {clause}", more)
+            # What the whole sentence said stands ("changed careers and is now a baker").
+            found.update((key, st) for key, st in more.items() if key not in whole)
     return list(found.values())
+
+
+def _read(sentence: str, found: dict[tuple[str, str], Statement]) -> list[Statement]:
+    """What one sentence (or clause) states, added to `found`; in the order found."""
+    said: list[Statement] = []
+    for attribute, pattern in _compiled():
+        for m in pattern.finditer(sentence):
+            groups = m.groupdict()
+            raw = groups["who"] if "who" in groups else (groups.get("who2")
+                                                         or groups.get("name"))
+            who = " ".join((raw or "I").split()).removesuffix("'s").removesuffix("’s")
+            who = {"my": "I", "me": "I", "her": "she", "his": "he"}.get(who.lower(), who)
+            if attribute == "name":
+                value = groups["name"]
+                if value.split()[0] in NOT_NAMES:
+                    continue
+            elif attribute in ("birthday", "{thing}") and "birthday" in (
+                    groups.get("thing") or attribute):
+                value = " ".join(groups["value"].split()).removeprefix("on ").strip()
+                if not re.search(r"\d", value):
+                    continue
+            else:
+                value = _value(groups["value"])
+            if attribute == "job":  # "a plumber in Leeds": the job is the plumber
+                value = _ARTICLE.sub("", re.split(r" (?:in|at|for|with|from|on) ", value)[0])
+            if not value or (attribute == "job" and not _job_like(value)) or (
+                    groups.get("thing") or "").lower() == "address" and value.startswith("in "):
+                continue
+            subject = attribute.format(thing=(groups.get("thing") or "").lower())
+            subject = same_subject(subject)
+            if subject == "hobby":
+                value = _ARTICLE.sub("", value)
+                subject = _kind_of_hobby(value)
+            found[(who.lower(), subject)] = Statement(subject, value, who)
+            said.append(found[(who.lower(), subject)])
+            if attribute == "job" and groups.get("at"):
+                found[(who.lower(), "employer")] = Statement("employer",
+                                                             _value(groups["at"]), who)
+    return said
 
 
 def conflicts(new: Statement, old_value: str) -> bool:
