@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -57,7 +58,10 @@ def served_argv(args) -> list[str]:
 def serve_command(agent, argv: list[str], out, err) -> int:
     """Run `search` or `ask` for a CLI in another process, against this agent."""
     try:
-        args = build_parser().parse_args(argv)
+        # argparse prints help and usage errors to sys.stdout/stderr: the app's terminal,
+        # or `assistant mcp`'s protocol stream. They belong to the client.
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            args = build_parser().parse_args(argv)
         field = "query" if args.command == "search" else "question"
         setattr(args, field, _text(getattr(args, field)))
         return args.fn(agent, args, out=out)

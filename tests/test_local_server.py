@@ -69,6 +69,21 @@ def test_a_running_assistant_answers_ask_with_its_sources(served, settings):
     assert any("Madrid" in s["text"] for s in answer["sources"])
 
 
+def test_help_and_usage_errors_go_to_the_client_not_the_assistants_terminal(
+        served, settings, capsys):
+    import io
+
+    from assistant.local_server import ask_running, options
+
+    wanted = options(settings, False)
+    for argv, code, stream in ((["search", "--help"], 0, "out"),
+                               (["ask", "--no-such-flag", "hi"], 2, "err")):
+        out, err = io.StringIO(), io.StringIO()
+        assert ask_running(settings.home, argv, wanted, out, err) == code
+        assert "usage: assistant" in (out if stream == "out" else err).getvalue()
+        assert capsys.readouterr() == ("", "")  # nothing printed where the assistant runs
+
+
 def test_a_socket_left_by_a_dead_assistant_is_taken_over_and_a_live_one_is_not(
         settings, encoder):
     settings.home.mkdir(parents=True)

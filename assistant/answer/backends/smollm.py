@@ -1,8 +1,8 @@
-"""The embedded SmolLM2 (a Llama) run by torch alone, from the model cache's safetensors:
-importing transformers and building its model took most of the 5 s a fresh process
-spent before the first token (`assistant bench cli`, `bench startup`). Same weights, same
-tokenizer (the `tokenizers` library on the cache's tokenizer.json) and chat template;
-`tests/test_generator.py` checks the tokens against transformers' own generate.
+"""The embedded SmolLM2 (a Llama) on torch, from the model cache's safetensors: the twin of
+smollm_numpy.py (which answers) for what needs autograd, training the answer adapter, and
+for tests. Built without transformers, whose import and model building took most of 5 s.
+Its logits are bit-identical to transformers' on the same cache; tests/test_generator.py
+checks the NumPy runtime against it.
 
 Module and parameter names mirror transformers' LlamaForCausalLM, so the cache's state
 dict loads as is and lora.py's adapters attach and merge unchanged."""
