@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import logging
 import os
@@ -17,7 +16,7 @@ from assistant.cli_commands import (
     cmd_people,
     cmd_search,
 )
-from assistant.cli_options import Parser, global_options
+from assistant.cli_options import Parser, global_options, printing_to
 from assistant.config import ConfigError, Settings, load_settings, make_data_folder, positive_int
 from assistant.conversations import add_parser as conversations_parser
 from assistant.degraded import LogFile, explain, open_log
@@ -58,9 +57,9 @@ def served_argv(args) -> list[str]:
 def serve_command(agent, argv: list[str], out, err) -> int:
     """Run `search` or `ask` for a CLI in another process, against this agent."""
     try:
-        # argparse prints help and usage errors to sys.stdout/stderr: the app's terminal,
-        # or `assistant mcp`'s protocol stream. They belong to the client.
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        # Help and usage errors belong to the client, not to the app's terminal or
+        # `assistant mcp`'s protocol stream.
+        with printing_to(out, err):
             args = build_parser().parse_args(argv)
         field = "query" if args.command == "search" else "question"
         setattr(args, field, _text(getattr(args, field)))

@@ -3,12 +3,37 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import re
+import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TextIO
+
+_SERVED = threading.local()  # (out, err) of the served request this thread parses
+
+
+@contextlib.contextmanager
+def printing_to(out: TextIO, err: TextIO) -> Iterator[None]:
+    """Help and usage errors of parsers used in this thread go to `out` and `err` (a
+    served request's), not to the process's stdout and stderr; other threads unaffected."""
+    _SERVED.streams = (out, err)
+    try:
+        yield
+    finally:
+        _SERVED.streams = None
 
 
 class Parser(argparse.ArgumentParser):
     """Usage errors quote command-line words: a URL among them shows without its password."""
+
+    def _print_message(self, message: str, file=None) -> None:
+        streams = getattr(_SERVED, "streams", None)
+        if streams is None:
+            return super()._print_message(message, file)
+        if message:  # argparse passes sys.stdout for help, sys.stderr for errors
+            (streams[0] if file is sys.stdout else streams[1]).write(message)
 
     def error(self, message: str):
         from memory_store.urls import redacted

@@ -184,3 +184,39 @@ def test_train_generator_command_writes_an_adapter_and_its_record(generator, enc
     tuned = EmbeddedGenerator(generator.cache_dir, adapter=out)
     tuned.load()
     assert tuned.name.endswith("+tiny-lora")
+
+
+@pytest.mark.slow
+def test_the_adapters_numpy_copy_is_kept_and_made_again_when_damaged(trained, tmp_path):
+    import numpy as np
+
+    from assistant.answer.backends.smollm_numpy import load_adapter
+
+    first = load_adapter(trained, tmp_path)  # read by torch, kept as arrays
+    (copy,) = tmp_path.iterdir()  # no temp file left beside it
+    for name, (a, b) in lora.load(trained)["weights"].items():
+        assert np.array_equal(first["weights"][name][0], a.numpy())
+        assert np.array_equal(first["weights"][name][1], b.numpy())
+    copy.write_bytes(copy.read_bytes()[:100])  # a copy cut short
+    again = load_adapter(trained, tmp_path)
+    assert list(tmp_path.iterdir()) == [copy] and copy.stat().st_size > 100
+    assert {k: v for k, v in again.items() if k != "weights"} == {
+        k: v for k, v in first.items() if k != "weights"}
+    assert all(np.array_equal(again["weights"][n][1], first["weights"][n][1])
+               for n in first["weights"])
+
+
+def test_numpys_merge_adapts_only_what_lora_adapts(generator):
+    import numpy as np
+
+    from assistant.answer.backends.smollm_numpy import merge
+
+    weights = generator.runtime.weights
+    hidden = weights["model.embed_tokens.weight"].shape[1]
+    for name, rows in (("embed_tokens", weights["model.embed_tokens.weight"].shape[0]),
+                       ("layers.0.input_layernorm", 1)):
+        adapter = {"alpha": 1.0, "rank": 1, "base": "other",
+                   "weights": {name: (np.zeros((1, hidden), np.float32),
+                                      np.zeros((rows, 1), np.float32))}}
+        with pytest.raises(ValueError, match=f"adapts {name}, which this model"):
+            merge(weights, adapter, "adapter x.pt")

@@ -94,6 +94,9 @@ def test_statements_of_a_fact(text, subject, value, who):
      [("residence", "Lisbon", "Mara"), ("employer", "Siemens", "Mara"), ("car", "Volvo", "Mara")]),
     ("Jonas, my brother, lives in Ghent and is a nurse.",
      [("residence", "Ghent", "Jonas"), ("job", "nurse", "Jonas")]),
+    # What the whole sentence says stands; the clause adds only what it did not say.
+    ("Lucia is a nurse at a hospital and works for Siemens.",
+     [("job", "nurse", "Lucia"), ("employer", "a hospital", "Lucia")]),
     # No fact in the first clause: nobody to give the second one to.
     ("I met Jonas, living in Ghent.", []),
     ("My friend Tom and his wife live in Bath.", []),

@@ -314,6 +314,7 @@ def _read(sentence: str, found: dict[tuple[str, str], Statement]) -> list[Statem
             if attribute == "job" and groups.get("at"):
                 found[(who.lower(), "employer")] = Statement("employer",
                                                              _value(groups["at"]), who)
+                said.append(found[(who.lower(), "employer")])
     return said
 
 

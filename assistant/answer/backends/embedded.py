@@ -137,6 +137,8 @@ class EmbeddedGenerator:
 
     def load(self) -> None:
         """Load the model now (from the cache, else from the GGUF); safe from any thread."""
+        if self._runtime is not None:  # set last, whole: no lock (`model` may hold it)
+            return
         with self._lock:
             if self._runtime is not None:
                 return

@@ -32,7 +32,8 @@ class Config:
     def read(cls, path: Path) -> Config:
         c = json.loads(path.read_text())
         if c.get("model_type") != "llama" or c.get("rope_parameters", {}).get(
-                "rope_type", "default") != "default" or c.get("attention_bias") \
+                "rope_type", "default") != "default" or c.get("rope_scaling") \
+                or c.get("attention_bias") \
                 or c.get("mlp_bias") or c.get("hidden_act") != "silu":
             raise Unsupported(f"{path} is not a plain Llama this runtime reads")
         theta = c.get("rope_parameters", {}).get("rope_theta", c.get("rope_theta"))

@@ -14,6 +14,8 @@ import logging
 import math
 import mmap
 import os
+import re
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +24,8 @@ from assistant.answer.backends.smollm_files import Config, Tokenizer, Unsupporte
 
 log = logging.getLogger(__name__)
 
+# What lora.py adapts: the projections of attention and the MLP, named as in its adapters.
+_ADAPTED = re.compile(r"layers\.\d+\.(?:self_attn\.[qkvo]_proj|mlp\.(?:gate|up|down)_proj)")
 QUERY_BLOCK = 128  # prompt positions attended at once: bounds the scores' memory
 
 
@@ -178,7 +182,7 @@ def merge(weights: dict[str, np.ndarray], adapter: dict, source: str) -> dict[st
     keys = {}
     for name, (a, b) in adapter["weights"].items():
         key = f"model.{name}.weight"
-        if key not in weights:
+        if key not in weights or not _ADAPTED.fullmatch(name):
             raise ValueError(f"{source} adapts {name}, which this model does not have: it "
                              f"was trained for {adapter.get('base')}")
         if (b.shape[0], a.shape[1]) != weights[key].shape:
@@ -194,32 +198,47 @@ def merge(weights: dict[str, np.ndarray], adapter: dict, source: str) -> dict[st
 
 def load_adapter(path: Path, cache_dir: Path) -> dict:
     """An adapter file (torch-saved by `assistant train-generator`) as NumPy arrays, kept
-    once in `cache_dir` by the file's content, so only its first load needs torch."""
+    once in `cache_dir` by the file's content, so only its first load needs torch; a
+    copy that cannot be read is made again."""
     digest = hashlib.sha256(path.read_bytes()).hexdigest()[:24]
     cached = Path(cache_dir) / f"lora-{digest}.npz"
     if cached.is_file():
-        with np.load(cached, allow_pickle=False) as z:
-            adapter = json.loads(str(z["meta"]))
-            adapter["weights"] = {k[2:]: (z[k], z["b/" + k[2:]]) for k in z.files
-                                  if k.startswith("a/")}
-        return adapter
+        try:
+            with np.load(cached, allow_pickle=False) as z:
+                adapter = json.loads(str(z["meta"]))
+                adapter["weights"] = {k[2:]: (z[k], z["b/" + k[2:]]) for k in z.files
+                                      if k.startswith("a/")}
+            return adapter
+        except Exception as exc:  # a half-written or damaged copy: made again below
+            log.warning("adapter copy %s unreadable (%s); making it again", cached, exc)
     from assistant import lora  # torch: this once only
 
     adapter = lora.load(path)
     adapter["weights"] = {name: (a.float().numpy(), b.float().numpy())
                           for name, (a, b) in adapter["weights"].items()}
     try:
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        part = cached.with_name(f"{cached.name}.{os.getpid()}.part")
-        arrays = {f"{side}/{name}": pair[i] for name, pair in adapter["weights"].items()
-                  for i, side in enumerate("ab")}
-        meta = {k: v for k, v in adapter.items() if k != "weights"}
-        with open(part, "wb") as f:  # np.savez would add ".npz" to a name without it
-            np.savez(f, meta=np.array(json.dumps(meta)), **arrays)
-        os.replace(part, cached)  # whole or absent
+        _keep(adapter, cached)
     except OSError as exc:  # a read-only cache costs the next start torch, not the answer
         log.warning("could not keep adapter %s in %s (%s)", path, cache_dir, exc)
     return adapter
+
+
+def _keep(adapter: dict, cached: Path) -> None:
+    """Write the adapter's arrays to `cached`, whole or not at all."""
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    arrays = {f"{side}/{name}": pair[i] for name, pair in adapter["weights"].items()
+              for i, side in enumerate("ab")}
+    meta = {k: v for k, v in adapter.items() if k != "weights"}
+    fd, part = tempfile.mkstemp(prefix=f".{cached.name}.", dir=cached.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:  # np.savez would add ".npz" to a name without it
+            np.savez(f, meta=np.array(json.dumps(meta)), **arrays)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(part, cached)
+    finally:
+        if os.path.exists(part):
+            os.unlink(part)
 
 
 def load(folder: Path) -> tuple[NumpyLlama, Tokenizer]:
