@@ -5,16 +5,14 @@ Shapes as in ltmt.py: x (B, d), state (B, S, d), memories (B, K, d)."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
-import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from assistant import array_cache
 from assistant.memory.minilm import gelu
 
 CACHE_FORMAT = 1
@@ -101,14 +99,6 @@ class LTMTNumpy:
         return ((1 - z) * state + z * cand).astype(np.float32)
 
 
-def _digest(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(1 << 20):
-            h.update(block)
-    return h.hexdigest()[:24]
-
-
 def load_weights(path: Path | None, cache_dir: Path) -> LTMTNumpy:
     """The shipped (or given) trained weights; a missing file is an error, never a silent
     fallback to plain retrieval."""
@@ -124,7 +114,7 @@ def load_weights(path: Path | None, cache_dir: Path) -> LTMTNumpy:
 def load(path: Path, cache_dir: Path) -> LTMTNumpy:
     """The checkpoint at `path` for inference. Its arrays are kept once in `cache_dir`
     (keyed by the file's content), so only the first load of a checkpoint needs torch."""
-    cached = Path(cache_dir) / f"ltmt-{_digest(path)}.npz"
+    cached = Path(cache_dir) / f"ltmt-{array_cache.digest(path)}.npz"
     with _LOADING:
         if str(cached) not in _LOADED:
             if not cached.is_file():
@@ -151,19 +141,14 @@ def _write_cache(path: Path, cached: Path) -> None:
         meta["adapter"] = {k: v for k, v in adapter.items() if k != "weights"}
         for name, (a, b) in adapter["weights"].items():
             arrays[f"a/{name}"], arrays[f"b/{name}"] = a.float().numpy(), b.float().numpy()
-    cached.parent.mkdir(parents=True, exist_ok=True)
-    part = cached.with_name(f"{cached.name}.{os.getpid()}.part")
-    with open(part, "wb") as f:  # np.savez would add ".npz" to a name without it
-        np.savez(f, meta=np.array(json.dumps(meta)), **arrays)
-    os.replace(part, cached)  # whole or absent: a killed write leaves no half cache
+    array_cache.write(cached, meta, arrays)
 
 
 def _read_cache(cached: Path) -> LTMTNumpy:
-    with np.load(cached, allow_pickle=False) as z:
-        meta = json.loads(str(z["meta"]))
-        params = {k[2:]: z[k] for k in z.files if k.startswith("p/")}
-        adapter = meta["adapter"]
-        if adapter is not None:
-            adapter["weights"] = {k[2:]: (z[k], z["b/" + k[2:]]) for k in z.files
-                                  if k.startswith("a/")}
+    meta, arrays = array_cache.read(cached)
+    params = {k[2:]: v for k, v in arrays.items() if k.startswith("p/")}
+    adapter = meta["adapter"]
+    if adapter is not None:
+        adapter["weights"] = {k[2:]: (v, arrays["b/" + k[2:]]) for k, v in arrays.items()
+                              if k.startswith("a/")}
     return LTMTNumpy(meta["config"], params, adapter)

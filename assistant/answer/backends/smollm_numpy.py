@@ -8,18 +8,16 @@ logits against it and its greedy tokens against transformers' generate."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import math
 import mmap
-import os
 import re
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from assistant import array_cache
 from assistant.answer.backends.smollm_files import Config, Tokenizer, Unsupported
 
 log = logging.getLogger(__name__)
@@ -200,14 +198,12 @@ def load_adapter(path: Path, cache_dir: Path) -> dict:
     """An adapter file (torch-saved by `assistant train-generator`) as NumPy arrays, kept
     once in `cache_dir` by the file's content, so only its first load needs torch; a
     copy that cannot be read is made again."""
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:24]
-    cached = Path(cache_dir) / f"lora-{digest}.npz"
+    cached = Path(cache_dir) / f"lora-{array_cache.digest(path)}.npz"
     if cached.is_file():
         try:
-            with np.load(cached, allow_pickle=False) as z:
-                adapter = json.loads(str(z["meta"]))
-                adapter["weights"] = {k[2:]: (z[k], z["b/" + k[2:]]) for k in z.files
-                                      if k.startswith("a/")}
+            adapter, arrays = array_cache.read(cached)
+            adapter["weights"] = {k[2:]: (v, arrays["b/" + k[2:]]) for k, v in arrays.items()
+                                  if k.startswith("a/")}
             return adapter
         except Exception as exc:  # a half-written or damaged copy: made again below
             log.warning("adapter copy %s unreadable (%s); making it again", cached, exc)
@@ -217,28 +213,12 @@ def load_adapter(path: Path, cache_dir: Path) -> dict:
     adapter["weights"] = {name: (a.float().numpy(), b.float().numpy())
                           for name, (a, b) in adapter["weights"].items()}
     try:
-        _keep(adapter, cached)
+        array_cache.write(cached, {k: v for k, v in adapter.items() if k != "weights"},
+                          {f"{side}/{name}": pair[i] for name, pair in adapter["weights"].items()
+                           for i, side in enumerate("ab")})
     except OSError as exc:  # a read-only cache costs the next start torch, not the answer
         log.warning("could not keep adapter %s in %s (%s)", path, cache_dir, exc)
     return adapter
-
-
-def _keep(adapter: dict, cached: Path) -> None:
-    """Write the adapter's arrays to `cached`, whole or not at all."""
-    cached.parent.mkdir(parents=True, exist_ok=True)
-    arrays = {f"{side}/{name}": pair[i] for name, pair in adapter["weights"].items()
-              for i, side in enumerate("ab")}
-    meta = {k: v for k, v in adapter.items() if k != "weights"}
-    fd, part = tempfile.mkstemp(prefix=f".{cached.name}.", dir=cached.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:  # np.savez would add ".npz" to a name without it
-            np.savez(f, meta=np.array(json.dumps(meta)), **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(part, cached)
-    finally:
-        if os.path.exists(part):
-            os.unlink(part)
 
 
 def load(folder: Path) -> tuple[NumpyLlama, Tokenizer]:
